@@ -1,0 +1,5 @@
+import sys
+
+from handprop.cli import main
+
+sys.exit(main())

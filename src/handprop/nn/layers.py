@@ -1,0 +1,99 @@
+"""Layers as pure forward/backward pairs (cs231n style).
+
+Each ``*_forward`` returns ``(out, cache)``; the matching ``*_backward`` takes the
+upstream gradient and that cache and returns the gradients of its inputs.
+Shapes: ``n`` rows (images), ``d`` inputs, ``m`` outputs, ``K`` classes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from handprop.kernels.relu import relu_backward as _relu_backward_kernel
+from handprop.kernels.relu import relu_forward as _relu_forward_kernel
+
+Array = np.ndarray
+
+
+def affine_forward(x: Array, W: Array, b: Array) -> tuple[Array, tuple[Array, Array]]:
+    """``out = x @ W + b``: x (n, d), W (d, m), b (m,) -> out (n, m)."""
+    out = x @ W
+    out += b
+    return out, (x, W)
+
+
+def affine_backward(
+    dout: Array, cache: tuple[Array, Array], *, need_dx: bool = True
+) -> tuple[Array | None, Array, Array]:
+    """Gradients of ``x @ W + b``: ``dx = dout W^T``, ``dW = x^T dout``, ``db = sum_n dout``.
+
+    ``need_dx=False`` skips ``dx`` (returned as ``None``) for the input layer.
+    """
+    x, W = cache
+    dx = dout @ W.T if need_dx else None
+    return dx, x.T @ dout, dout.sum(axis=0)
+
+
+def relu_forward(x: Array) -> tuple[Array, Array]:
+    """``max(x, 0)``; the cache is the output (its sign is all backward needs)."""
+    out = _relu_forward_kernel(x)
+    return out, out
+
+
+def relu_backward(dout: Array, cache: Array) -> Array:
+    """``dout * (x > 0)``."""
+    return _relu_backward_kernel(dout, cache)
+
+
+def dropout_forward(x: Array, mask: Array) -> tuple[Array, Array]:
+    """Inverted dropout with a given multiplier ``mask`` (0 or ``1/keep``), same shape as x."""
+    if mask.shape != x.shape:
+        raise ValueError(f"dropout mask shape {mask.shape} != activation shape {x.shape}")
+    return x * mask, mask
+
+
+def dropout_backward(dout: Array, cache: Array) -> Array:
+    """The mask scales the gradient exactly as it scaled the activation."""
+    return dout * cache
+
+
+def softmax(scores: Array) -> Array:
+    """Row-wise softmax of scores (n, K), shifted by the row max for stability."""
+    z = scores - scores.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+def softmax_cross_entropy_forward(scores: Array, y: Array) -> tuple[float, tuple[Array, Array]]:
+    """Mean cross-entropy of softmax(scores) against integer labels y (n,).
+
+    Computed via log-sum-exp, so it stays finite for any finite scores.
+    """
+    n = scores.shape[0]
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    probs = np.exp(shifted)
+    z = probs.sum(axis=1, keepdims=True)
+    probs /= z
+    loss = float(np.mean(np.log(z[:, 0]) - shifted[np.arange(n), y]))
+    return loss, (probs, y)
+
+
+def softmax_cross_entropy_backward(cache: tuple[Array, Array]) -> Array:
+    """``d loss / d scores = (P - onehot(y)) / n``."""
+    probs, y = cache
+    n = probs.shape[0]
+    dscores = probs.copy()
+    dscores[np.arange(n), y] -= 1
+    dscores /= n
+    return dscores
+
+
+def l2_penalty(Ws: tuple[Array, ...], lam: float) -> float:
+    """``lam * sum_l ||W_l||_F^2`` (biases are not penalised)."""
+    return float(lam * sum(np.vdot(W, W) for W in Ws))
+
+
+def l2_backward(W: Array, lam: float) -> Array:
+    """``d/dW lam ||W||^2 = 2 lam W``."""
+    return (2 * lam) * W
