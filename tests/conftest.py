@@ -1,0 +1,40 @@
+"""Shared fixtures: the real CIFAR-10 copy (skipped locally without ``HANDPROP_DATA``, required in CI)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+
+def _require_real_data() -> str:
+    source = os.environ.get("HANDPROP_DATA")
+    if not source:
+        if os.environ.get("CI"):
+            pytest.fail("HANDPROP_DATA must point at the CIFAR-10 copy in CI")
+        pytest.skip("HANDPROP_DATA is not set: no real CIFAR-10 data")
+    return source
+
+
+@pytest.fixture(scope="session")
+def cifar10():
+    """The raw CIFAR-10 record loaded from ``HANDPROP_DATA``."""
+    from handprop.data import load_cifar10
+
+    _require_real_data()
+    return load_cifar10(progress=False)
+
+
+@pytest.fixture(scope="session")
+def real_splits(cifar10):
+    """``batch1`` splits (data_batch_1 / data_batch_2 / test_batch), normalised, float64."""
+    from handprop.data import make_splits, normalize
+
+    return normalize(make_splits(cifar10, "batch1", dtype=np.float64))
+
+
+@pytest.fixture(scope="session")
+def real_rows64(real_splits):
+    """First 64 normalised training rows and labels of the real copy, float64."""
+    return real_splits.train.X[:64], real_splits.train.y[:64]
