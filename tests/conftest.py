@@ -9,11 +9,11 @@ import pytest
 
 
 def _require_real_data() -> str:
-    source = os.environ.get("HANDPROP_DATA")
-    if not source:
+    source = os.environ.get("HANDPROP_DATA", "")
+    if not source or not os.path.exists(source):
         if os.environ.get("CI"):
-            pytest.fail("HANDPROP_DATA must point at the CIFAR-10 copy in CI")
-        pytest.skip("HANDPROP_DATA is not set: no real CIFAR-10 data")
+            pytest.fail(f"HANDPROP_DATA must point at the CIFAR-10 copy in CI (got {source!r})")
+        pytest.skip(f"no real CIFAR-10 data: HANDPROP_DATA={source!r}")
     return source
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -25,6 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     from handprop import __version__
 
     parser.add_argument("--version", action="version", version=f"handprop {__version__}")
+    parser.add_argument(
+        "--data",
+        metavar="PATH",
+        help="CIFAR-10 source for this command: a cifar-10-python.tar.gz archive or a folder "
+        "holding cifar-10-batches-py/ (sets HANDPROP_DATA; default: $HANDPROP_DATA, then the "
+        "cache, then download)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if not info.name.startswith("_"):
@@ -34,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.data:
+        os.environ["HANDPROP_DATA"] = os.path.abspath(args.data)
     try:
         return int(args.func(args) or 0)
     except HandpropError as err:
