@@ -1,0 +1,19 @@
+"""CIFAR-10: loading and validating the python batch format, splits, normalisation."""
+
+from handprop.data.batches import Batch, Cifar10
+from handprop.data.dataset import Dataset, Splits, make_splits
+from handprop.data.loader import load_cifar10
+from handprop.data.normalize import Normalizer, normalize
+from handprop.errors import DataError
+
+__all__ = [
+    "Batch",
+    "Cifar10",
+    "DataError",
+    "Dataset",
+    "Normalizer",
+    "Splits",
+    "load_cifar10",
+    "make_splits",
+    "normalize",
+]

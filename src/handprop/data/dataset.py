@@ -1,0 +1,113 @@
+"""Immutable datasets and the train / validation / test splits the seeds use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+import attrs
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from handprop.data.batches import Batch, Cifar10, read_only
+from handprop.errors import ConfigError
+
+Scheme = Literal["batch1", "all"]
+SCHEMES: tuple[str, ...] = ("batch1", "all")
+DTYPES: tuple[str, ...] = ("float32", "float64")
+
+
+def _images(value: object) -> NDArray[np.floating]:
+    X = np.asarray(value)
+    if X.ndim != 2 or X.dtype.name not in DTYPES:
+        raise ValueError(f"X must be a 2-D float32 or float64 array, got {X.dtype} {X.shape}")
+    return read_only(X)
+
+
+def _labels(value: object) -> NDArray[np.int64]:
+    y = np.asarray(value)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"y must be a 1-D integer array, got {y.dtype} {y.shape}")
+    return read_only(y.astype(np.int64, copy=False))
+
+
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class Dataset:
+    """Images ``X`` (n, d) float32/float64 (d = 3072 for CIFAR-10), labels ``y`` (n,) int64.
+
+    Both arrays are read-only; derive new datasets instead of editing one.
+    """
+
+    X: NDArray[np.floating] = attrs.field(converter=_images, repr=False)
+    y: NDArray[np.int64] = attrs.field(converter=_labels, repr=False)
+    class_names: tuple[str, ...] = attrs.field(converter=_names)
+
+    def __attrs_post_init__(self) -> None:
+        if len(self.y) != len(self.X):
+            raise ValueError(f"X has {len(self.X)} rows but y has {len(self.y)} labels")
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.X.dtype
+
+
+@attrs.frozen
+class Splits:
+    """The training, validation and test datasets."""
+
+    train: Dataset
+    val: Dataset
+    test: Dataset
+
+
+def _dataset(
+    data: np.ndarray, labels: np.ndarray, names: tuple[str, ...], dtype: np.dtype
+) -> Dataset:
+    """Pixels scaled to [0, 1] in ``dtype``."""
+    X = data.astype(dtype)
+    X /= 255
+    return Dataset(X, labels, names)
+
+
+def make_splits(
+    cifar: Cifar10,
+    scheme: Scheme = "batch1",
+    *,
+    n_val: int = 1000,
+    n_train: int | None = None,
+    dtype: DTypeLike = np.float32,
+) -> Splits:
+    """Split CIFAR-10 into train / validation / test datasets, pixels scaled to [0, 1].
+
+    ``scheme="batch1"``: data_batch_1 / data_batch_2 / test_batch (``n_val`` unused).
+    ``scheme="all"``: the five training batches, the last ``n_val`` images as
+    validation. ``n_train`` keeps only the first ``n_train`` training images.
+    """
+    if scheme not in SCHEMES:
+        raise ConfigError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    dtype = np.dtype(dtype)
+    if dtype.name not in DTYPES:
+        raise ConfigError(f"dtype must be one of {DTYPES}, got {dtype.name}")
+    total = sum(len(b.labels) for b in cifar.train)
+    if scheme == "all" and not 1 <= n_val < total:
+        raise ConfigError(f"n_val must be in [1, {total - 1}], got {n_val}")
+    if scheme == "batch1":
+        train, val = cifar.train[0], cifar.train[1]
+    else:
+        data = np.concatenate([b.data for b in cifar.train])
+        labels = np.concatenate([b.labels for b in cifar.train])
+        train = Batch(data[:-n_val], labels[:-n_val])
+        val = Batch(data[-n_val:], labels[-n_val:])
+    if n_train is not None:
+        if not 1 <= n_train <= len(train.labels):
+            raise ConfigError(f"n_train must be in [1, {len(train.labels)}], got {n_train}")
+        train = Batch(train.data[:n_train], train.labels[:n_train])
+    names = cifar.class_names
+    return Splits(*(_dataset(b.data, b.labels, names, dtype) for b in (train, val, cifar.test)))

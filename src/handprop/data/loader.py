@@ -1,0 +1,72 @@
+"""``load_cifar10``: find, download if needed, read and validate CIFAR-10."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import attrs
+
+from handprop.data.batches import Cifar10, parse_cifar10
+from handprop.data.files import BATCH_DIR, read_archive, read_directory, write_directory
+from handprop.data.source import (
+    CACHE_ENV,
+    KNOWN_HASH,
+    URL,
+    cache_folder,
+    cached,
+    download,
+    given,
+)
+from handprop.errors import DataError
+
+
+def load_cifar10(
+    source: str | os.PathLike[str] | None = None,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    url: str = URL,
+    known_hash: str = KNOWN_HASH,
+    progress: bool = True,
+) -> Cifar10:
+    """Load all 60,000 CIFAR-10 images as raw uint8 batches with their class names.
+
+    ``source`` is a folder containing ``cifar-10-batches-py/``, that folder, or
+    ``cifar-10-python.tar.gz`` (read in place, nothing is extracted). Without it,
+    ``HANDPROP_DATA`` is used, then the extracted copy in the cache folder
+    (``cache_dir``, else ``HANDPROP_CACHE``, else the per-user cache); when
+    there is none, the archive at ``url`` is downloaded (progress bar if
+    ``progress``), checked against ``known_hash`` and extracted into the cache.
+    Every file is validated; any problem raises :class:`DataError` naming the
+    file and the remedy.
+    """
+    found = given(source)
+    if found is None:
+        cache = cache_folder(cache_dir)
+        found = cached(cache)
+        if found is None:
+            return _download_and_extract(cache, url, known_hash, progress)
+    if found.kind == "archive":
+        blobs = read_archive(found.path, found.remedy)
+    else:
+        blobs = read_directory(found.path, found.remedy)
+    return parse_cifar10(blobs, str(found.path), found.remedy)
+
+
+def _download_and_extract(cache: Path, url: str, known_hash: str, progress: bool) -> Cifar10:
+    """Download the archive, validate it, extract it atomically, then delete the archive."""
+    archive = download(cache, url, known_hash, progress)
+    target = cache / BATCH_DIR
+    remedy = f"The file at {url} passes its checksum but is not CIFAR-10: check the url."
+    try:
+        blobs = read_archive(archive, remedy)
+        cifar = parse_cifar10(blobs, str(archive), remedy)
+        write_directory(blobs, target)
+    except OSError as err:
+        raise DataError(
+            f"{target}: cannot write the extracted files ({err}). "
+            f"Make the cache folder writable or point {CACHE_ENV} elsewhere."
+        ) from None
+    finally:
+        archive.unlink(missing_ok=True)
+    return attrs.evolve(cifar, origin=str(target))

@@ -1,0 +1,97 @@
+"""Where the CIFAR-10 files come from, and the download into the per-user cache.
+
+Resolution order: the explicit ``source`` argument, then ``HANDPROP_DATA``
+(each a folder containing ``cifar-10-batches-py/``, that folder itself, or the
+``.tar.gz`` archive), then the extracted copy in the cache folder
+(``cache_dir`` argument, else ``HANDPROP_CACHE``, else the per-user cache),
+else a download of the official archive into the cache.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import attrs
+
+from handprop.data.files import BATCH_DIR
+from handprop.errors import DataError
+
+URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+KNOWN_HASH = "md5:c58f30108f718f92721af3b95e74349a"
+ARCHIVE_NAME = "cifar-10-python.tar.gz"
+DATA_ENV = "HANDPROP_DATA"
+CACHE_ENV = "HANDPROP_CACHE"
+SOURCE_FORMS = f"a folder containing {BATCH_DIR}/, the {BATCH_DIR} folder itself, or {ARCHIVE_NAME}"
+
+
+@attrs.frozen
+class Source:
+    """A resolved location: a batch folder or an archive, with the fix to suggest on errors."""
+
+    path: Path
+    kind: Literal["directory", "archive"]
+    remedy: str
+
+
+def cache_folder(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The cache folder: ``cache_dir``, else ``$HANDPROP_CACHE``, else the per-user cache."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env)
+    import pooch  # imported on first use: it pulls in requests
+
+    return Path(pooch.os_cache("handprop"))
+
+
+def classify(path: Path, remedy: str) -> Source:
+    """Interpret a user-given ``path`` as one of the accepted source forms."""
+    if path.is_file():
+        return Source(path, "archive", remedy)
+    if (path / BATCH_DIR).is_dir():
+        return Source(path / BATCH_DIR, "directory", remedy)
+    if path.is_dir():
+        return Source(path, "directory", remedy)
+    raise DataError(f"{path}: no such file or folder. {remedy}")
+
+
+def given(source: str | os.PathLike[str] | None) -> Source | None:
+    """The explicit ``source``, else ``HANDPROP_DATA``, else ``None``."""
+    if source is not None:
+        return classify(Path(source), f"Pass {SOURCE_FORMS}.")
+    env = os.environ.get(DATA_ENV)
+    if env:
+        return classify(Path(env), f"Check {DATA_ENV}={env}: it must name {SOURCE_FORMS}.")
+    return None
+
+
+def cached(cache: Path) -> Source | None:
+    """The extracted copy in ``cache``, or ``None`` when a download is needed."""
+    if (cache / BATCH_DIR).is_dir():
+        return Source(
+            cache / BATCH_DIR,
+            "directory",
+            f"Delete {cache / BATCH_DIR} and load again to download a fresh copy.",
+        )
+    return None
+
+
+def download(cache: Path, url: str, known_hash: str, progress: bool) -> Path:
+    """Download the archive into ``cache`` and verify its checksum; return its path.
+
+    On a checksum mismatch or a network error nothing is left in ``cache``.
+    """
+    import pooch
+
+    remedy = f"Load again to retry, or download {ARCHIVE_NAME} yourself and set {DATA_ENV} to it."
+    try:
+        return Path(
+            pooch.retrieve(url, known_hash, fname=ARCHIVE_NAME, path=cache, progressbar=progress)
+        )
+    except ValueError as err:  # pooch's checksum mismatch
+        raise DataError(f"{url}: downloaded file fails its checksum ({err}). {remedy}") from None
+    except OSError as err:  # requests' network and HTTP errors are OSErrors
+        raise DataError(f"{url}: download failed ({err}). {remedy}") from None

@@ -1,0 +1,42 @@
+"""The restricted unpickler: numpy arrays load, anything else is refused unexecuted."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from data_fakes import RunsCommand
+
+from handprop.data.unpickle import restricted_loads
+from handprop.errors import DataError
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4])
+def test_numpy_arrays_and_byte_strings_load(protocol):
+    arr = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    out = restricted_loads(pickle.dumps({b"data": arr}, protocol=protocol), "f", "fix")
+    assert list(out) == [b"data"]
+    np.testing.assert_array_equal(out[b"data"], arr)
+    assert out[b"data"].dtype == np.uint8
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_command_pickle_is_refused_without_running(tmp_path, protocol):
+    marker = tmp_path / "ran"
+    blob = pickle.dumps({b"data": RunsCommand(marker)}, protocol=protocol)
+    with pytest.raises(DataError, match=r"^evil_batch: .*forbidden global (posix|os)\.system.*fix"):
+        restricted_loads(blob, "evil_batch", "fix it")
+    assert not marker.exists()
+
+
+def test_builtins_are_refused():
+    blob = b"cbuiltins\neval\n(S'1+1'\ntR."
+    with pytest.raises(DataError, match=r"forbidden global builtins\.eval"):
+        restricted_loads(blob, "f", "fix")
+
+
+@pytest.mark.parametrize("blob", [b"", b"not a pickle", pickle.dumps(list(range(100)))[:50]])
+def test_truncated_or_garbage_bytes_raise_data_error(blob):
+    with pytest.raises(DataError, match=r"^name: cannot read the batch file .*remedy$"):
+        restricted_loads(blob, "name", "remedy")
