@@ -1,4 +1,7 @@
-"""Shared fixtures: the real CIFAR-10 copy (skipped locally without ``HANDPROP_DATA``, required in CI)."""
+"""Shared fixtures: the real CIFAR-10 copy.
+
+Skipped locally without ``HANDPROP_DATA``; required in CI.
+"""
 
 from __future__ import annotations
 

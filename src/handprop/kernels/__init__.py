@@ -1,1 +1,25 @@
-"""Numba kernels for what BLAS does not do, each beside a plain-NumPy reference."""
+"""Numba kernels for what BLAS does not do, each beside a plain-NumPy reference.
+
+:mod:`handprop.kernels.reference` holds the references (same names and signatures).
+"""
+
+from handprop.kernels.augment import (
+    Augmentation,
+    draw_augmentation,
+    gather_augment,
+    hflip,
+    translate,
+)
+from handprop.kernels.dropout import dropout_mask
+from handprop.kernels.relu import relu_backward, relu_forward
+
+__all__ = [
+    "Augmentation",
+    "draw_augmentation",
+    "dropout_mask",
+    "gather_augment",
+    "hflip",
+    "relu_backward",
+    "relu_forward",
+    "translate",
+]

@@ -1,4 +1,8 @@
-"""ReLU forward and backward as Numba kernels over 2-D float arrays."""
+"""ReLU forward and backward as Numba kernels over 2-D float arrays.
+
+Serial on purpose: for batch-sized activations (100 x m) a thread pool costs more than
+it saves, and it competes with BLAS for the same cores.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,19 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def _relu_forward(x: np.ndarray, out: np.ndarray) -> None:
     n, m = x.shape
-    for i in numba.prange(n):
+    for i in range(n):
         for j in range(m):
             v = x[i, j]
             out[i, j] = v if v > 0 else 0
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def _relu_backward(dout: np.ndarray, out: np.ndarray, dx: np.ndarray) -> None:
     n, m = dout.shape
-    for i in numba.prange(n):
+    for i in range(n):
         for j in range(m):
             dx[i, j] = dout[i, j] if out[i, j] > 0 else 0
 

@@ -55,8 +55,9 @@ def forward(params: Params, X: Array, mask: Masks = None) -> tuple[Array, list[t
 def backward(params: Params, dscores: Array, caches: list[tuple], lam: float) -> Grads:
     """Gradients of the cost for every parameter, given ``d loss / d scores``."""
     grads: list[Layer] = []
-    dh = dscores
+    dh: Array | None = dscores
     for i in range(len(params.layers) - 1, -1, -1):
+        assert dh is not None  # only the input layer skips dx
         affine_cache, relu_cache, drop_cache = caches[i]
         if relu_cache is not None:
             if drop_cache is not None:
@@ -66,7 +67,7 @@ def backward(params: Params, dscores: Array, caches: list[tuple], lam: float) ->
         if lam:
             dW += L.l2_backward(params.layers[i].W, lam)
         grads.append(Layer(dW, db))
-    return Params(tuple(reversed(grads)))
+    return Params(grads[::-1])
 
 
 @attrs.frozen

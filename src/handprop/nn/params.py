@@ -10,6 +10,7 @@ Gradients use the same records (:data:`Grads` is :class:`Params`).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Literal
 
@@ -49,16 +50,20 @@ class Layer:
             raise ValueError(f"W and b dtypes differ: {self.W.dtype} vs {self.b.dtype}")
 
 
+def _layer_tuple(value: Iterable[Layer]) -> tuple[Layer, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class Params:
     """All layers of a network, input side first. Also the gradient record."""
 
-    layers: tuple[Layer, ...] = attrs.field(converter=tuple)
+    layers: tuple[Layer, ...] = attrs.field(converter=_layer_tuple)
 
     def __attrs_post_init__(self) -> None:
         if not self.layers:
             raise ValueError("Params needs at least one layer")
-        for i, (a, b) in enumerate(zip(self.layers, self.layers[1:], strict=False)):
+        for i, (a, b) in enumerate(itertools.pairwise(self.layers)):
             if a.W.shape[1] != b.W.shape[0]:
                 raise ValueError(
                     f"layer {i} outputs {a.W.shape[1]} units but layer {i + 1} "
@@ -139,7 +144,7 @@ def init_params(
         raise ValueError(f"init must be one of {INIT_NAMES}, got {init!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     layers = []
-    for fan_in, fan_out in zip(sizes, sizes[1:], strict=False):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         if init == "fan_in":
             W = rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)
             b = np.zeros(fan_out)
@@ -150,9 +155,9 @@ def init_params(
     return Params(tuple(layers))
 
 
-def params_allclose(a: Params, b: Params, **kwargs: float) -> bool:
+def params_allclose(a: Params, b: Params, *, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
     """``np.allclose`` over every array of two records."""
-    return all(np.allclose(x, y, **kwargs) for x, y in _pairs(a, b))
+    return all(np.allclose(x, y, rtol=rtol, atol=atol) for x, y in _pairs(a, b))
 
 
 def params_equal(a: Params, b: Params) -> bool:

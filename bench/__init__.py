@@ -1,0 +1,1 @@
+"""handprop speed suite: pytest-benchmark cases (``pytest bench``) and the speed report."""

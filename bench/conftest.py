@@ -1,0 +1,81 @@
+"""Shared fixtures of the speed suite (``pytest bench``).
+
+``HANDPROP_BENCH_QUICK=1`` runs every case once on tiny sizes: it checks that the suite
+runs, never how fast. Every case records ``extra_info`` (case, impl, flops, dtype) that
+:mod:`bench.report` pairs into ours-vs-reference rows.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bench.workloads import QUICK, blas_threads, configure_torch_threads
+
+
+def pytest_report_header() -> list[str]:
+    mode = "quick (one round, tiny sizes)" if QUICK else "full"
+    return [f"handprop bench: {mode}; BLAS threads {blas_threads()}"]
+
+
+def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, Any]) -> None:
+    """Record what the numbers depend on: CPU model, cores, BLAS threads, library versions."""
+    import numba
+    import numpy
+    import torch
+
+    with open("/proc/cpuinfo") as cpuinfo:
+        models = [
+            line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")
+        ]
+    machine_info.update(
+        cpu_model=models[0] if models else platform.processor(),
+        cores=os.cpu_count(),
+        blas_threads=blas_threads(),
+        versions={
+            "numpy": numpy.__version__,
+            "numba": numba.__version__,
+            "torch": torch.__version__,
+        },
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _torch_threads() -> None:
+    configure_torch_threads()
+
+
+Measure = Callable[..., Any]
+
+
+@pytest.fixture
+def measure(benchmark: Any) -> Measure:
+    """``measure(fn, *args, case=, impl=, flops=0, dtype="", rounds=None)`` times ``fn(*args)``.
+
+    One warm-up call (JIT compilation, caches) precedes the timed rounds; ``rounds`` fixes the
+    round count for long cases instead of pytest-benchmark's calibration (no warm-up).
+    """
+
+    def run(
+        fn: Callable[..., Any],
+        *args: Any,
+        case: str,
+        impl: str,
+        flops: float = 0,
+        dtype: str = "",
+        rounds: int | None = None,
+    ) -> Any:
+        benchmark.group = case
+        benchmark.extra_info.update(case=case, impl=impl, flops=flops, dtype=dtype, quick=QUICK)
+        if QUICK:
+            return benchmark.pedantic(fn, args, rounds=1, iterations=1)
+        if rounds is not None:
+            return benchmark.pedantic(fn, args, rounds=rounds, iterations=1)
+        fn(*args)
+        return benchmark(fn, *args)
+
+    return run

@@ -1,0 +1,54 @@
+"""``handprop reproduce``: run every experiment of both seeds and write the report's inputs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from handprop.reproduce.catalogue import EXPERIMENTS, SUITES
+
+    parser = subparsers.add_parser(
+        "reproduce",
+        help="run every experiment of both seed documents; write figures and LaTeX tables",
+        description=(
+            "Run the gradient check, the one-layer and two-layer training runs and the λ "
+            "searches of both seed documents into --out, then write figures (PDF and PNG), "
+            "LaTeX macros and tables (OUT/latex) and a Markdown summary (OUT/results.md). "
+            "Experiments finished before are reused. Build the PDF afterwards with "
+            "`make -C report RESULTS=OUT`."
+        ),
+    )
+    parser.add_argument(
+        "--suite",
+        choices=SUITES,
+        default="full",
+        help="full: the seeds' budgets (under 30 min on 2 cores); smoke: every experiment on "
+        "a tiny budget, seconds each (default: full)",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="results folder")
+    parser.add_argument(
+        "--force", action="store_true", help="rerun the selected experiments even if finished"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        default=[],
+        choices=[e.name for e in EXPERIMENTS],
+        help="run only these experiments: " + ", ".join(e.name for e in EXPERIMENTS),
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from handprop.reproduce import reproduce
+
+    results = reproduce(
+        args.out, suite=args.suite, only=args.only, force=args.force, progress=sys.stderr.isatty()
+    )
+    print(f"{len(results.finished)} experiments finished; results in {args.out}")
+    print((args.out / "results.md").read_text(encoding="utf-8"), end="")
+    return 0

@@ -1,0 +1,400 @@
+"""Gradient verification: analytic gradients against PyTorch autograd and finite differences.
+
+Everything is compared in float64: parameters, inputs and masks are cast first.
+The PyTorch reference is built directly from the :class:`Params` arrays and
+does the same maths as :mod:`handprop.nn.network` (affine, ReLU, dropout
+multiplier, mean softmax cross-entropy, ``+ lam * sum_l ||W_l||^2``). PyTorch is
+imported inside :func:`torch_gradients` only, so ``import handprop.gradcheck``
+never needs it.
+
+Errors per parameter are the maxima over its elements of
+
+- absolute error ``|a - b|``;
+- relative error ``|a - b| / max(eps, |a| + |b|)`` with ``eps = REL_EPS``:
+  two gradients that both vanish (a dead ReLU unit) agree instead of giving 0/0.
+
+Typical use: ``rows = gradcheck_table(cases, X, y, fd_coords=50)``, then
+``failures(rows)``, ``to_text(rows)``, ``to_latex(rows)`` or ``to_json(rows)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import cattrs
+import numpy as np
+
+from handprop.errors import ConfigError
+from handprop.kernels.dropout import dropout_mask
+from handprop.nn import layers as L
+from handprop.nn.network import Masks, _masks, forward, gradients
+from handprop.nn.params import Grads, Params, init_params
+
+Array = np.ndarray
+
+#: Floor of the relative error's denominator.
+REL_EPS = 1e-12
+#: Step ``h`` of the five-point centred differences, and the smallest retried step.
+FD_STEP = 1e-3
+MIN_FD_STEP = 1e-7
+_STENCIL = (-2, -1, 1, 2)
+#: Acceptance thresholds (issue 2, section 5).
+MAX_TORCH_ABS = 1e-12
+MAX_FD_REL = 1e-6
+
+
+def _check_hidden(_: object, __: attrs.Attribute, value: tuple[int, ...]) -> None:
+    if any(m < 1 for m in value):
+        raise ConfigError(f"hidden: layer sizes must be >= 1, got {value}")
+
+
+def _check_lam(_: object, __: attrs.Attribute, value: float) -> None:
+    if not 0 <= value < np.inf:
+        raise ConfigError(f"lam must be finite and >= 0, got {value}")
+
+
+def _check_dropout(_: object, __: attrs.Attribute, value: float) -> None:
+    if not 0 <= value < 1:
+        raise ConfigError(f"dropout must be in [0, 1), got {value}")
+
+
+@attrs.frozen
+class CheckCase:
+    """One network to check: hidden sizes, L2 strength and dropout rate of its fixed mask.
+
+    ``hidden=()`` is the one-layer classifier (it has no dropout: ``dropout`` is
+    set to 0), ``hidden=(50,)`` the two-layer network.
+    """
+
+    hidden: tuple[int, ...] = attrs.field(
+        converter=lambda h: tuple(int(m) for m in h), validator=_check_hidden
+    )
+    lam: float = attrs.field(default=0.0, converter=float, validator=_check_lam)
+    dropout: float = attrs.field(default=0.0, converter=float, validator=_check_dropout)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.hidden:
+            object.__setattr__(self, "dropout", 0.0)
+
+    @property
+    def label(self) -> str:
+        """Short ASCII name such as ``"2-layer m=50, lam=0.01, dropout=0.5"``."""
+        arch = f"{len(self.hidden) + 1}-layer"
+        if self.hidden:
+            arch += " m=" + ",".join(str(m) for m in self.hidden)
+        return f"{arch}, lam={self.lam:g}" + (f", dropout={self.dropout:g}" if self.dropout else "")
+
+
+@attrs.frozen
+class GradError:
+    """Maximum errors of one parameter's analytic gradient in one :class:`CheckCase`.
+
+    ``fd_*`` are ``None`` when finite differences were not computed;
+    ``fd_count`` is the number of coordinates they were computed at (of ``size``).
+    """
+
+    case: CheckCase
+    param: str
+    size: int
+    torch_abs: float
+    torch_rel: float
+    fd_abs: float | None = None
+    fd_rel: float | None = None
+    fd_count: int = 0
+
+
+def max_errors(a: Array, b: Array, eps: float = REL_EPS) -> tuple[float, float]:
+    """``(max |a - b|, max |a - b| / max(eps, |a| + |b|))`` over all elements."""
+    diff = np.abs(np.asarray(a, dtype=np.float64) - b)
+    rel = diff / np.maximum(eps, np.abs(a) + np.abs(b))
+    return float(diff.max(initial=0.0)), float(rel.max(initial=0.0))
+
+
+def _float64(
+    params: Params, X: Array, mask: Masks
+) -> tuple[Params, Array, tuple[Array, ...] | None]:
+    """Everything cast to float64; the masks as one array per hidden layer, or None."""
+    masks = None if mask is None else tuple(np.asarray(m, np.float64) for m in _masks(params, mask))
+    return params.astype(np.float64), np.asarray(X, dtype=np.float64), masks
+
+
+def torch_gradients(
+    params: Params, X: Array, y: Array, lam: float, mask: Masks = None
+) -> tuple[float, Grads]:
+    """``(cost, grads)`` of ``cost(params, X, y, lam)`` by PyTorch autograd in float64.
+
+    ``mask`` is as for :func:`handprop.nn.network.gradients`: None, one array
+    (one hidden layer) or one per hidden layer, each a multiplier (n, m_l).
+    """
+    import torch
+
+    params, X, masks = _float64(params, X, mask)
+    leaves = {
+        name: torch.tensor(value, requires_grad=True) for name, value in params.arrays().items()
+    }
+    h = torch.tensor(X)
+    depth = len(params.layers)
+    for i in range(1, depth + 1):
+        h = h @ leaves[f"W{i}"] + leaves[f"b{i}"]
+        if i < depth:
+            h = torch.relu(h)
+            if masks is not None:
+                h = h * torch.tensor(masks[i - 1])
+    loss = torch.nn.functional.cross_entropy(h, torch.tensor(np.asarray(y, dtype=np.int64)))
+    cost = loss + lam * sum((leaves[f"W{i}"] ** 2).sum() for i in range(1, depth + 1))
+    cost.backward()
+    grads = {name: leaf.grad.numpy() for name, leaf in leaves.items()}  # type: ignore[union-attr]
+    return cost.item(), Params.from_arrays(grads)
+
+
+def sample_coords(params: Params, k: int, rng: np.random.Generator) -> dict[str, Array]:
+    """Sorted flat indices of ``min(k, size)`` distinct coordinates of every parameter."""
+    return {
+        name: np.sort(rng.choice(a.size, size=min(k, a.size), replace=False))
+        for name, a in params.arrays().items()
+    }
+
+
+def _cost_and_kinks(
+    params: Params, X: Array, y: Array, lam: float, masks: Masks
+) -> tuple[float, Array]:
+    """The cost and the sign pattern of every ReLU input (which side of each kink)."""
+    scores, caches = forward(params, X, masks)
+    loss = L.softmax_cross_entropy_forward(scores, y)[0]
+    cost = loss + L.l2_penalty(tuple(layer.W for layer in params.layers), lam)
+    relu_outputs = [relu_cache.ravel() for _, relu_cache, _ in caches[:-1]]
+    return cost, np.concatenate([np.empty(0), *relu_outputs]) > 0
+
+
+def finite_differences(
+    params: Params,
+    X: Array,
+    y: Array,
+    lam: float,
+    mask: Masks = None,
+    *,
+    coords: Mapping[str, Array],
+    step: float = FD_STEP,
+) -> dict[str, Array]:
+    """Five-point centred differences of the cost at the flat indices ``coords[name]``.
+
+    ``(c(θ-2h) - 8c(θ-h) + 8c(θ+h) - c(θ+2h)) / 12h``, truncation error O(h^4).
+    When the points straddle a ReLU kink (some ReLU input changes sign) the
+    quotient is meaningless, so the step is divided by 10 until none does (down
+    to :data:`MIN_FD_STEP`; a coordinate still straddling one sits on a kink, has
+    no derivative and shows up as a large error). Returns ``{name: values}``
+    aligned with ``coords[name]``.
+    """
+    params, X, masks = _float64(params, X, mask)
+    arrays = {name: a.copy() for name, a in params.arrays().items()}
+    perturbed = Params.from_arrays(arrays)  # read-only views of the writable copies
+
+    def at(flat: Array, i: int, value: float) -> tuple[float, Array]:
+        old, flat[i] = flat[i], value
+        try:
+            return _cost_and_kinks(perturbed, X, y, lam, masks)
+        finally:
+            flat[i] = old
+
+    kinks = _cost_and_kinks(params, X, y, lam, masks)[1]
+    out: dict[str, Array] = {}
+    for name, idx in coords.items():
+        flat = arrays[name].reshape(-1)
+        values = np.empty(len(idx))
+        for j, i in enumerate(idx):
+            h = step
+            while True:
+                points = [at(flat, i, flat[i] + k * h) for k in _STENCIL]
+                smooth = all(np.array_equal(side, kinks) for _, side in points)
+                if smooth or h <= MIN_FD_STEP:
+                    break
+                h /= 10
+            c = [cost for cost, _ in points]
+            values[j] = (8 * (c[2] - c[1]) - (c[3] - c[0])) / (12 * h)
+        out[name] = values
+    return out
+
+
+def check_gradients(
+    case: CheckCase,
+    params: Params,
+    X: Array,
+    y: Array,
+    mask: Masks = None,
+    *,
+    fd_coords: int = 0,
+    rng: np.random.Generator | None = None,
+    eps: float = REL_EPS,
+) -> tuple[GradError, ...]:
+    """Errors of :func:`handprop.nn.gradients` per parameter, one row each (W1, b1, W2, ...).
+
+    Uses ``case.lam``; always compares with :func:`torch_gradients`, and with
+    ``fd_coords=k > 0`` also with :func:`finite_differences` at ``k`` coordinates
+    per parameter drawn from ``rng`` (every coordinate when ``k >= size``).
+    """
+    params, X, mask = _float64(params, X, mask)
+    analytic = gradients(params, X, y, case.lam, mask).arrays()
+    reference = torch_gradients(params, X, y, case.lam, mask)[1].arrays()
+    numeric: dict[str, Array] = {}
+    coords: dict[str, Array] = {}
+    if fd_coords > 0:
+        coords = sample_coords(params, fd_coords, rng or np.random.default_rng(0))
+        numeric = finite_differences(params, X, y, case.lam, mask, coords=coords)
+    rows = []
+    for name, a in analytic.items():
+        fd: tuple[float | None, float | None] = (None, None)
+        if name in numeric:
+            fd = max_errors(a.reshape(-1)[coords[name]], numeric[name], eps)
+        torch_abs, torch_rel = max_errors(a, reference[name], eps)
+        rows.append(
+            GradError(case, name, a.size, torch_abs, torch_rel, *fd, len(coords.get(name, ())))
+        )
+    return tuple(rows)
+
+
+def random_rows(
+    n: int, *, d: int = 3072, n_classes: int = 10, seed: int = 0
+) -> tuple[Array, Array]:
+    """``(X, y)``: n standard-normal float64 rows (like normalised images) and random labels."""
+    rng = np.random.default_rng((seed, 0))
+    return rng.standard_normal((n, d)), rng.integers(0, n_classes, size=n)
+
+
+def real_rows(n: int, *, progress: bool = False) -> tuple[Array, Array]:
+    """The first n normalised float64 training rows of CIFAR-10 (``batch1`` split).
+
+    The data comes from ``HANDPROP_DATA``, the cache or a download (see
+    :func:`handprop.data.load_cifar10`).
+    """
+    from handprop.data import load_cifar10, make_splits, normalize
+
+    splits = normalize(make_splits(load_cifar10(progress=progress), "batch1", dtype=np.float64))
+    return splits.train.X[:n], splits.train.y[:n]
+
+
+def fixed_masks(case: CheckCase, n: int, rng: np.random.Generator) -> tuple[Array, ...] | None:
+    """One inverted-dropout multiplier (n, m) per hidden layer (0 or 1/keep), or None.
+
+    Drawn by the training kernel :func:`handprop.kernels.dropout.dropout_mask`.
+    """
+    if not case.dropout:
+        return None
+    return tuple(dropout_mask(rng, (n, m), case.dropout, np.float64) for m in case.hidden)
+
+
+def gradcheck_table(
+    cases: Iterable[CheckCase],
+    X: Array,
+    y: Array,
+    *,
+    fd_coords: int = 0,
+    seed: int = 0,
+    n_classes: int = 10,
+) -> tuple[GradError, ...]:
+    """Check every case on ``(X, y)``: rows for W1, b1, W2, ... of each network in turn.
+
+    Case ``i`` draws its float64 parameters, dropout mask and finite-difference
+    coordinates from the generator seeded with ``(seed, i + 1)``: ``fan_in``
+    weights and, unlike training, biases ~ N(0, 0.01^2). Zero biases would put
+    every hidden unit fed by an all-zero row (all units before it dead or
+    dropped) exactly on its ReLU kink, where no derivative exists to compare.
+    """
+    rows: list[GradError] = []
+    for i, case in enumerate(cases):
+        rng = np.random.default_rng((seed, i + 1))
+        weights = init_params(X.shape[1], case.hidden, n_classes, seed=rng, dtype=np.float64)
+        params = Params.from_arrays(
+            {
+                k: 0.01 * rng.standard_normal(a.shape) if k[0] == "b" else a
+                for k, a in weights.arrays().items()
+            }
+        )
+        mask = fixed_masks(case, len(X), rng)
+        rows += check_gradients(case, params, X, y, mask, fd_coords=fd_coords, rng=rng)
+    return tuple(rows)
+
+
+def failures(
+    rows: Iterable[GradError],
+    *,
+    max_torch_abs: float = MAX_TORCH_ABS,
+    max_fd_rel: float = MAX_FD_REL,
+) -> list[str]:
+    """One message per error above its threshold (empty: everything passed)."""
+    out = []
+    for r in rows:
+        if not r.torch_abs <= max_torch_abs:
+            out.append(
+                f"{r.case.label} {r.param}: torch max abs {r.torch_abs:.2e} > {max_torch_abs:g}"
+            )
+        if r.fd_rel is not None and not r.fd_rel <= max_fd_rel:
+            out.append(f"{r.case.label} {r.param}: FD max rel {r.fd_rel:.2e} > {max_fd_rel:g}")
+    return out
+
+
+_HEADER = ("Network", "Param", "Size", "Torch max abs", "Torch max rel")
+_FD_HEADER = ("FD coords", "FD max abs", "FD max rel")
+
+
+def _cells(rows: Sequence[GradError], number: str) -> list[tuple[str, ...]]:
+    """Header and body cells; ``number`` formats a float (``{m}`` mantissa, ``{e}`` exponent)."""
+
+    def fmt(x: float | None) -> str:
+        if x is None:
+            return "-"
+        if x == 0 or not np.isfinite(x):
+            return f"{x:g}"
+        m, e = f"{x:.1e}".split("e")
+        return number.format(m=m, e=int(e))
+
+    with_fd = any(r.fd_count for r in rows)
+    table = [_HEADER + (_FD_HEADER if with_fd else ())]
+    for i, r in enumerate(rows):
+        network = "" if i and rows[i - 1].case == r.case else r.case.label
+        cells: tuple[str, ...] = (network, r.param, str(r.size), fmt(r.torch_abs), fmt(r.torch_rel))
+        if with_fd:
+            cells += (str(r.fd_count) if r.fd_count else "-", fmt(r.fd_abs), fmt(r.fd_rel))
+        table.append(cells)
+    return table
+
+
+def to_text(rows: Sequence[GradError]) -> str:
+    """Markdown table with padded columns, so it also reads well in a terminal."""
+    table = _cells(rows, "{m}e{e:+03d}")
+    widths = [max(len(row[j]) for row in table) for j in range(len(table[0]))]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        for row in table
+    ]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def _tex_escape(text: str) -> str:
+    for char in "\\&%$#_{}":
+        text = text.replace(char, "\\" + char)
+    return text.replace("lam=", r"$\lambda$=")
+
+
+def to_latex(rows: Sequence[GradError]) -> str:
+    """A ``tabular`` fragment (booktabs rules) to place inside a ``table`` environment."""
+    header, *body = _cells(rows, r"${m}\times 10^{{{e}}}$")
+    spec = "ll" + "r" * (len(header) - 2)
+    lines = [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
+    for r in body:
+        lines.append(" & ".join(_tex_escape(c) if j < 2 else c for j, c in enumerate(r)) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines)
+
+
+def to_json(rows: Sequence[GradError], **settings: Any) -> str:
+    """``{"settings": settings, "rows": [...]}``: every record as a plain dict."""
+    return json.dumps({"settings": settings, "rows": cattrs.unstructure(list(rows))}, indent=2)
+
+
+def from_json(text: str) -> tuple[GradError, ...]:
+    """The records of a :func:`to_json` document."""
+    return tuple(cattrs.structure(json.loads(text)["rows"], list[GradError]))

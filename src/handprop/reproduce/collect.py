@@ -1,0 +1,80 @@
+"""Read a results folder back: every finished experiment's metrics, config and outputs.
+
+Missing experiments (not run yet, or left out with ``--only``) are simply absent, so the
+tables and macros built from a partial folder say "n/a" instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from handprop.reproduce.catalogue import EXPERIMENTS, Experiment
+from handprop.reproduce.machine import describe_data, describe_machine
+from handprop.reproduce.runner import SUITE_FILE, experiment_dir, read_metrics
+
+
+@attrs.frozen
+class Finished:
+    """One finished experiment: its folder, ``metrics.json`` and (runs) resolved config."""
+
+    experiment: Experiment
+    folder: Path
+    metrics: dict[str, Any]
+    config: dict[str, Any] = attrs.Factory(dict)
+
+    def json(self, name: str) -> Any:
+        """A JSON file of the folder, or None if absent."""
+        path = self.folder / name
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+@attrs.frozen
+class Collected:
+    """The finished experiments of a results folder keyed by name, its suite, and the
+    machine and data copy its experiments ran on."""
+
+    out_dir: Path
+    suite: str
+    times: dict[str, float]
+    finished: dict[str, Finished]
+    machine: dict[str, Any] = attrs.Factory(dict)
+    data: dict[str, Any] = attrs.Factory(dict)
+
+    def get(self, name: str) -> Finished | None:
+        return self.finished.get(name)
+
+
+def _config(folder: Path) -> dict[str, Any]:
+    path = folder / "config.toml"
+    if path.is_file():
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    definition = folder / "search.json"
+    if definition.is_file():
+        return dict(json.loads(definition.read_text(encoding="utf-8")).get("base_config", {}))
+    return {}
+
+
+def collect(out_dir: str | Path) -> Collected:
+    """Everything finished in ``out_dir`` (see :mod:`handprop.reproduce.runner`)."""
+    out = Path(out_dir)
+    state_path = out / SUITE_FILE
+    state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.is_file() else {}
+    finished = {}
+    for experiment in EXPERIMENTS:
+        folder = experiment_dir(out, experiment)
+        metrics = read_metrics(folder)
+        if metrics is not None:
+            finished[experiment.name] = Finished(experiment, folder, metrics, _config(folder))
+    return Collected(
+        out,
+        state.get("suite", "unknown"),
+        dict(state.get("times", {})),
+        finished,
+        state.get("machine") or describe_machine(),
+        state.get("data") or describe_data(),
+    )

@@ -1,0 +1,234 @@
+"""Run the catalogue's experiments into a results folder, reusing the ones already done.
+
+Layout of the results folder::
+
+    suite.json            the suite the folder holds, each experiment's elapsed time, and
+                          the machine and data copy they were measured on
+    gradcheck/            gradcheck.json (the records), metrics.json
+    runs/NAME/            a run folder (see handprop.train.rundir), figures as PNG and PDF
+    searches/NAME/        a search folder (see handprop.search.report), plus metrics.json
+
+An experiment is done when its folder holds ``metrics.json``; a run folder without it is
+resumed from its checkpoint. ``force`` deletes the experiment's folder first.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from handprop.errors import ConfigError
+from handprop.reproduce.catalogue import FOLDERS, SUITES, Experiment, select
+from handprop.reproduce.machine import describe_data, describe_machine
+
+METRICS_FILE = "metrics.json"
+SUITE_FILE = "suite.json"
+#: Smoke suite: training images kept, epochs of a constant schedule, cyclical half-cycle
+#: length and evaluation cadence, trials per search stage, gradient-check size.
+SMOKE_TRAIN = 1000
+SMOKE_EPOCHS = 2
+SMOKE_N_S = 10
+SMOKE_EVAL_EVERY = 5
+SMOKE_TRIALS = 2
+#: Gradient check: (rows of real data, finite-difference coordinates per parameter).
+GRADCHECK_SIZE: dict[str, tuple[int, int]] = {"full": (100, 20), "smoke": (10, 3)}
+#: Networks the gradient check covers: (hidden sizes, λ, dropout rate).
+GRADCHECK_CASES: tuple[tuple[tuple[int, ...], float, float], ...] = (
+    ((), 0.0, 0.0),
+    ((), 0.1, 0.0),
+    ((50,), 0.01, 0.0),
+    ((50,), 0.01, 0.5),
+    ((50, 50), 0.01, 0.0),
+)
+
+Log = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def experiment_dir(out_dir: Path, experiment: Experiment) -> Path:
+    return Path(out_dir) / FOLDERS[experiment.kind] / experiment.name
+
+
+def read_metrics(folder: Path) -> dict[str, Any] | None:
+    """The folder's ``metrics.json``, or None if the experiment has not finished."""
+    path = folder / METRICS_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write ``value`` as JSON atomically (temporary file, then rename)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(value, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def smoke_overrides(config: Any) -> list[str]:
+    """``key=value`` overrides that shrink a training config to a seconds-long run."""
+    n_train = min(config.n_train or SMOKE_TRAIN, SMOKE_TRAIN)
+    budget = (
+        [f"epochs={min(config.epochs, SMOKE_EPOCHS)}", "eval_every=0"]
+        if config.schedule == "constant"
+        else [f"n_s={SMOKE_N_S}", f"eval_every={SMOKE_EVAL_EVERY}"]
+    )
+    return [f"n_train={n_train}", "train_eval_size=0", "checkpoint_every=0", *budget]
+
+
+def run_training(
+    experiment: Experiment, folder: Path, suite: str, progress: bool
+) -> dict[str, Any]:
+    """Train the experiment's packaged config into its run folder (resuming a partial one)."""
+    from handprop.train import load_config, run_experiment
+
+    config = load_config(experiment.source)
+    if suite == "smoke":
+        config = config.with_overrides(smoke_overrides(config))
+    summary = run_experiment(
+        config, folder, resume=folder.exists(), progress=progress, figures=("png", "pdf")
+    )
+    return read_metrics(folder) or {"status": summary.status}
+
+
+def run_search(experiment: Experiment, folder: Path, suite: str, progress: bool) -> dict[str, Any]:
+    """Run the experiment's packaged search config; add ``metrics.json`` to its folder."""
+    from handprop.search import configure, load_search_spec, search_spec
+    from handprop.train import load_config
+
+    spec = load_search_spec(experiment.source)
+    overrides: list[str] = []
+    options: dict[str, Any] = {}
+    if suite == "smoke":
+        overrides = smoke_overrides(configure(load_config(spec.base), spec.base_set))
+        spec = attrs.evolve(
+            spec, stages=tuple(attrs.evolve(s, n=SMOKE_TRIALS) for s in spec.stages)
+        )
+        options["workers"] = 0
+    log = _stderr if progress else None
+    start = time.perf_counter()
+    result = search_spec(spec, out_dir=folder, overrides=overrides, log=log, **options)
+    metrics = {
+        "status": "completed",
+        "chosen": result.chosen,
+        "metric": result.metric,
+        "score": result.best.score(result.metric),
+        "trials": sum(len(s.records) for s in result.stages),
+        "wall_time": time.perf_counter() - start,
+    }
+    write_json(folder / METRICS_FILE, metrics)
+    return metrics
+
+
+def run_gradcheck(
+    experiment: Experiment, folder: Path, suite: str, progress: bool
+) -> dict[str, Any]:
+    """Check analytic gradients against PyTorch and finite differences on the first
+    normalised rows of data_batch_1 (float64)."""
+    from handprop import gradcheck
+    from handprop.train import TrainConfig, load_data
+
+    n_rows, fd_coords = GRADCHECK_SIZE[suite]
+    cases = [gradcheck.CheckCase(h, lam, dropout) for h, lam, dropout in GRADCHECK_CASES]
+    train = load_data(TrainConfig(split="batch1", dtype="float64")).train  # shares the cache
+    X, y = train.X[:n_rows], train.y[:n_rows]
+    start = time.perf_counter()
+    rows = gradcheck.gradcheck_table(cases, X, y, fd_coords=fd_coords)
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = {"n_rows": n_rows, "fd_coords": fd_coords}
+    (folder / "gradcheck.json").write_text(gradcheck.to_json(rows, **settings), encoding="utf-8")
+    metrics = {
+        "status": "completed" if not gradcheck.failures(rows) else "failed",
+        "failures": gradcheck.failures(rows),
+        "torch_abs": max(r.torch_abs for r in rows),
+        "torch_rel": max(r.torch_rel for r in rows),
+        "fd_rel": max(r.fd_rel or 0.0 for r in rows),
+        "wall_time": time.perf_counter() - start,
+        **settings,
+    }
+    write_json(folder / METRICS_FILE, metrics)
+    return metrics
+
+
+RUNNERS: dict[str, Callable[[Experiment, Path, str, bool], dict[str, Any]]] = {
+    "gradcheck": run_gradcheck,
+    "run": run_training,
+    "search": run_search,
+}
+
+
+def claim(out_dir: Path, suite: str, *, force: bool) -> dict[str, Any]:
+    """The folder's ``suite.json`` (created if new); a folder of another suite is refused."""
+    if suite not in SUITES:
+        raise ConfigError(f"suite must be one of {', '.join(SUITES)}; got {suite!r}")
+    path = out_dir / SUITE_FILE
+    state = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if state is not None and state["suite"] != suite and not force:
+        raise ConfigError(
+            f"{out_dir} holds results of the {state['suite']} suite; pass --force to replace "
+            f"them or choose another --out folder"
+        )
+    if state is None or state["suite"] != suite:
+        for sub in FOLDERS.values():  # results of another suite must not mix with this one
+            shutil.rmtree(out_dir / sub, ignore_errors=True)
+        state = {"suite": suite, "times": {}}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(path, state)
+    return state
+
+
+def _headline(metrics: dict[str, Any]) -> str:
+    if metrics.get("test_acc") is not None:
+        return f"test accuracy {100 * metrics['test_acc']:.2f} %"
+    if "chosen" in metrics:
+        return ", ".join(f"{k} = {v:.3g}" for k, v in metrics["chosen"].items()) + " chosen"
+    if "torch_abs" in metrics:
+        return f"max |analytic - torch| = {metrics['torch_abs']:.1e}"
+    return f"status {metrics.get('status')}"
+
+
+def run_all(
+    out_dir: str | Path,
+    *,
+    suite: str = "full",
+    only: Sequence[str] = (),
+    force: bool = False,
+    progress: bool = True,
+    log: Log = _stderr,
+) -> dict[str, dict[str, Any]]:
+    """Run the selected experiments (``only``: names; default all) into ``out_dir``.
+
+    Returns ``{name: metrics}``. Each experiment's elapsed time is kept in ``suite.json``.
+    """
+    out = Path(out_dir)
+    experiments = select(only)
+    state = claim(out, suite, force=force)
+    results: dict[str, dict[str, Any]] = {}
+    measured = False
+    for k, experiment in enumerate(experiments, start=1):
+        tag = f"[{k}/{len(experiments)}] {experiment.name}"
+        folder = experiment_dir(out, experiment)
+        if force:
+            shutil.rmtree(folder, ignore_errors=True)
+        metrics = read_metrics(folder)
+        if metrics is not None:
+            log(f"{tag}: done before, reused ({_headline(metrics)})")
+        else:
+            if not measured:  # the machine and data copy the new times come from
+                state.update(machine=describe_machine(), data=describe_data())
+                measured = True
+            log(f"{tag}: running ({experiment.kind} {experiment.source or experiment.name}) ...")
+            start = time.perf_counter()
+            metrics = RUNNERS[experiment.kind](experiment, folder, suite, progress)
+            state["times"][experiment.name] = elapsed = time.perf_counter() - start
+            write_json(out / SUITE_FILE, state)
+            log(f"{tag}: finished in {elapsed:.1f} s ({_headline(metrics)})")
+        results[experiment.name] = metrics
+    return results

@@ -1,0 +1,41 @@
+"""Training: schedules, the validated config, the functional loop, checkpoints, run folders."""
+
+from handprop.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from handprop.train.config import (
+    TrainConfig,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    packaged_config_names,
+    save_config,
+)
+from handprop.train.data import initial_params, load_data
+from handprop.train.history import History, HistoryRow
+from handprop.train.loop import make_step, sgd_update, train
+from handprop.train.rundir import RunSummary, load_params, run_experiment, save_params
+from handprop.train.state import TrainResult, TrainState
+
+__all__ = [
+    "Checkpoint",
+    "History",
+    "HistoryRow",
+    "RunSummary",
+    "TrainConfig",
+    "TrainResult",
+    "TrainState",
+    "config_from_dict",
+    "config_to_dict",
+    "initial_params",
+    "load_checkpoint",
+    "load_config",
+    "load_data",
+    "load_params",
+    "make_step",
+    "packaged_config_names",
+    "run_experiment",
+    "save_checkpoint",
+    "save_config",
+    "save_params",
+    "sgd_update",
+    "train",
+]

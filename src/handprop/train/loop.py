@@ -1,0 +1,265 @@
+"""The training loop: a fold of a pure ``step(state, t) -> state`` over the schedule.
+
+:func:`make_step` builds the step for one config and training set: per-epoch
+shuffle, fused gather + augmentation, dropout masks, forward and backward pass,
+SGD update. :func:`train` folds it over ``t = 0 .. T-1`` and keeps everything with
+side effects at the edge: evaluation, progress bar, checkpoints, logging, and
+stopping on divergence or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from handprop.data import Dataset, Splits
+from handprop.errors import ConfigError
+from handprop.kernels.augment import draw_augmentation, gather_augment
+from handprop.kernels.dropout import dropout_mask
+from handprop.nn.network import evaluate, loss_and_gradients
+from handprop.nn.params import Grads, Params
+from handprop.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from handprop.train.config import TrainConfig, config_to_dict
+from handprop.train.data import load_data
+from handprop.train.history import History, HistoryRow
+from handprop.train.state import (
+    EVAL_SUBSET,
+    NOISE,
+    SHUFFLE,
+    Status,
+    TrainResult,
+    TrainState,
+    stream,
+)
+
+log = logging.getLogger(__name__)
+
+Step = Callable[[TrainState, int], TrainState]
+Probe = Callable[[Params, int], HistoryRow]
+
+#: Config keys that may change between a checkpoint and its resumption.
+RESUMABLE_CHANGES = frozenset({"checkpoint_every", "name"})
+
+
+def batch_layout(config: TrainConfig, n_train: int) -> tuple[int, int]:
+    """``(batch_size, steps_per_epoch)``; a batch never exceeds the training set."""
+    batch = min(config.batch_size, n_train)
+    return batch, n_train // batch
+
+
+def sgd_update(params: Params, grads: Grads, eta: float) -> Params:
+    """``p - eta * g`` for every array (one temporary per array, no in-place edits)."""
+
+    def update(p: np.ndarray, g: np.ndarray) -> np.ndarray:
+        out = g * eta
+        np.subtract(p, out, out=out)
+        return out
+
+    return params.zip_map(grads, update)
+
+
+def make_step(config: TrainConfig, train: Dataset) -> Step:
+    """The pure update ``step(state, t) -> state`` for ``config`` on ``train``.
+
+    Step ``t`` uses row block ``t mod steps_per_epoch`` of the permutation of epoch
+    ``t // steps_per_epoch``; its augmentation and dropout draws come from
+    ``stream(seed, NOISE, t)``. The state's ``loss``/``cost`` are those of the batch
+    before the update.
+    """
+    X, y = train.X, train.y
+    n = len(y)
+    batch, per_epoch = batch_layout(config, n)
+    schedule = config.make_schedule(n)
+    lam, seed, rate, fill = config.lam, config.seed, config.dropout, config.fill
+    augments = config.augments
+    draw = functools.partial(
+        draw_augmentation,
+        flip_prob=config.flip_prob if config.flip else 0.0,
+        max_shift=config.max_shift,
+        shift_prob=config.shift_prob,
+    )
+    dtype = X.dtype
+    mask_shapes = [(batch, m) for m in config.hidden]
+
+    def step(state: TrainState, t: int) -> TrainState:
+        epoch, block = divmod(t, per_epoch)
+        perm = state.perm
+        if state.perm_epoch != epoch:
+            perm = stream(seed, SHUFFLE, epoch).permutation(n)
+        idx = perm[block * batch : (block + 1) * batch]
+        aug, masks = None, None
+        if augments or rate:
+            rng = stream(seed, NOISE, t)
+            if augments:
+                aug = draw(rng, batch)
+            if rate:
+                masks = [dropout_mask(rng, s, rate, dtype) for s in mask_shapes]
+        Xb = X[idx] if aug is None else gather_augment(X, idx, aug, fill)
+        loss, cost, grads = loss_and_gradients(state.params, Xb, y[idx], lam, masks)
+        params = sgd_update(state.params, grads, schedule(t))
+        return TrainState(params, t + 1, perm, epoch, loss, cost)
+
+    return step
+
+
+def make_probe(config: TrainConfig, data: Splits) -> Probe:
+    """``probe(params, t) -> HistoryRow``: loss, cost and accuracy on the training
+    data (a fixed seeded subset of ``train_eval_size`` rows, if set) and validation."""
+    train = data.train
+    n = len(train.y)
+    Xt, yt = train.X, train.y
+    if 0 < config.train_eval_size < n:
+        rows = stream(config.seed, EVAL_SUBSET).choice(n, config.train_eval_size, replace=False)
+        rows.sort()
+        Xt, yt = Xt[rows], yt[rows]
+    schedule = config.make_schedule(n)
+    per_epoch = batch_layout(config, n)[1]
+    lam = config.lam
+
+    def probe(params: Params, t: int) -> HistoryRow:
+        tr = evaluate(params, Xt, yt, lam)
+        va = evaluate(params, data.val.X, data.val.y, lam)
+        return HistoryRow(
+            step=t,
+            epoch=t / per_epoch,
+            eta=schedule(t),
+            train_loss=tr.loss,
+            train_cost=tr.cost,
+            train_acc=tr.accuracy,
+            val_loss=va.loss,
+            val_cost=va.cost,
+            val_acc=va.accuracy,
+        )
+
+    return probe
+
+
+def _check_inputs(params: Params, config: TrainConfig, data: Splits) -> None:
+    if params.hidden != config.hidden:
+        raise ConfigError(
+            f"hidden is {list(config.hidden)} but the parameters have hidden sizes "
+            f"{list(params.hidden)}"
+        )
+    for what, dtype in (("parameters", params.dtype), ("training data", data.train.dtype)):
+        if dtype != np.dtype(config.dtype):
+            raise ConfigError(f"dtype is {config.dtype} but the {what} are {dtype}")
+
+
+def _restore(
+    checkpoint_dir: Path, config: TrainConfig, params: Params
+) -> tuple[TrainState, History, float] | None:
+    ckpt = load_checkpoint(checkpoint_dir)
+    if ckpt is None:
+        return None
+    current = config_to_dict(config)
+    changed = sorted(
+        k
+        for k in current.keys() | ckpt.config.keys()
+        if k not in RESUMABLE_CHANGES and current.get(k) != ckpt.config.get(k)
+    )
+    if changed:
+        raise ConfigError(
+            f"cannot resume from {checkpoint_dir}: config differs in {', '.join(changed)}"
+        )
+    if ckpt.params.sizes != params.sizes or ckpt.params.dtype != params.dtype:
+        raise ConfigError(f"cannot resume from {checkpoint_dir}: parameter shapes differ")
+    log.info("resuming from step %d in %s", ckpt.step, checkpoint_dir)
+    return TrainState(ckpt.params, ckpt.step), ckpt.history, ckpt.wall_time
+
+
+def train(
+    params: Params,
+    config: TrainConfig,
+    *,
+    data: Splits | None = None,
+    progress: bool = False,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+) -> TrainResult:
+    """Train ``params`` with mini-batch SGD as ``config`` says and return the result.
+
+    ``data`` defaults to :func:`load_data` of the config. With ``checkpoint_dir``, a
+    checkpoint is written every ``config.checkpoint_every`` steps and on Ctrl-C
+    (status ``"interrupted"``); ``resume=True`` continues from the checkpoint found
+    there and ends bit-identical to an uninterrupted run. A non-finite cost stops the
+    run with status ``"diverged"`` and the step where it happened.
+    """
+    data = load_data(config) if data is None else data
+    _check_inputs(params, config, data)
+    n = len(data.train.y)
+    total = config.total_steps(n)
+    per_epoch = batch_layout(config, n)[1]
+    eval_every = config.eval_every or per_epoch
+    step = make_step(config, data.train)
+    probe = make_probe(config, data)
+    folder = None if checkpoint_dir is None else Path(checkpoint_dir)
+
+    state, history, earlier = TrainState(params), History(), 0.0
+    restored = _restore(folder, config, params) if resume and folder is not None else None
+    if restored is not None:
+        state, history, earlier = restored
+    start = time.perf_counter()
+
+    def checkpoint(point: tuple[TrainState, History]) -> None:
+        if folder is not None:
+            wall = earlier + time.perf_counter() - start
+            save_checkpoint(
+                folder,
+                Checkpoint(point[0].params, point[0].t, point[1], config_to_dict(config), wall),
+            )
+            log.info("checkpoint at step %d in %s", point[0].t, folder)
+
+    status: Status = "completed"
+    diverged: int | None = None
+    bar = tqdm(total=total, initial=state.t, disable=not progress, unit="step", leave=False)
+    # Divergence is detected from the cost, so overflow warnings would only be noise.
+    with np.errstate(all="ignore"):
+        # ``point`` is the last consistent (state, history) pair; it is replaced in one
+        # assignment, so an interrupt anywhere leaves it whole.
+        point = (state, history if len(history) else history.append(probe(state.params, state.t)))
+        try:
+            for t in range(state.t, total):
+                new = step(point[0], t)
+                if not math.isfinite(new.cost):
+                    status, diverged = "diverged", t
+                    break
+                bar.update()
+                hist = point[1]
+                if new.t % eval_every == 0 or new.t == total:
+                    row = probe(new.params, new.t)
+                    if not row.is_finite():
+                        status, diverged = "diverged", t
+                        break
+                    hist = hist.append(row)
+                    bar.set_postfix(
+                        loss=f"{row.train_loss:.3f}",
+                        acc=f"{row.train_acc:.3f}",
+                        val_acc=f"{row.val_acc:.3f}",
+                        refresh=False,
+                    )
+                point = (new, hist)
+                if config.checkpoint_every and new.t % config.checkpoint_every == 0:
+                    checkpoint(point)
+        except KeyboardInterrupt:
+            status = "interrupted"
+            checkpoint(point)
+        finally:
+            bar.close()
+    if diverged is not None:
+        log.warning("diverged: non-finite cost at step %d", diverged)
+    state, history = point
+    return TrainResult(
+        params=state.params,
+        history=history,
+        status=status,
+        diverged_step=diverged,
+        steps=state.t,
+        wall_time=earlier + time.perf_counter() - start,
+    )

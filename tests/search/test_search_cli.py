@@ -1,0 +1,71 @@
+"""``handprop search`` end to end on a tiny real-data budget, and its error exit."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from handprop.cli import main
+
+TINY_BASE = """
+hidden = [10]
+split = "batch1"
+n_train = 500
+n_val = 500
+n_s = 5
+n_cycles = 1
+batch_size = 50
+train_eval_size = 100
+"""
+
+TINY_SEARCH = """
+[base]
+config = "tiny.toml"
+set = { n_cycles = 1 }
+[[dimensions]]
+name = "lam"
+low = 1e-4
+high = 1e-1
+[[stages]]
+method = "grid"
+n = 3
+[[stages]]
+method = "random"
+n = 2
+[final]
+set = { n_cycles = 2 }
+"""
+
+
+def test_missing_search_config_exits_2_with_a_message(capsys):
+    assert main(["search", "--config", "no_such_search"]) == 2
+    assert "not a packaged config" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_search_with_final_retrain_and_augmentation_comparison(cifar10, tmp_path):
+    (tmp_path / "tiny.toml").write_text(TINY_BASE)
+    (tmp_path / "search.toml").write_text(TINY_SEARCH)
+    (tmp_path / "augmented.toml").write_text(
+        'extends = "search.toml"\n[base]\nset = { flip = true, max_shift = 2, shift_prob = 0.5 }\n'
+    )
+    out = tmp_path / "out"
+    args = ["search", "--config", str(tmp_path / "search.toml"), "--workers", "0"]
+    assert main([*args, "--out", str(out), "--final", "--set", "seed=3"]) == 0
+    chosen = json.loads((out / "chosen.json").read_text())
+    assert [s["trials"] for s in chosen["stages"]] == [3, 2]
+    assert chosen["final"]["status"] == "completed"
+    assert 0.0 <= chosen["final"]["test_acc"] <= 1.0
+    assert (out / "final" / "metrics.json").exists()
+    config = json.loads((out / "search.json").read_text())["base_config"]
+    assert config["seed"] == 3 and config["n_train"] == 500
+
+    compare = tmp_path / "compare"
+    assert main([*args, "--compare-augmentation", "--augmented-config",
+                 str(tmp_path / "augmented.toml"), "--out", str(compare)]) == 0  # fmt: skip
+    text = (compare / "comparison.md").read_text()
+    assert "without augmentation: lam = " in text and "with augmentation: lam = " in text
+    assert (compare / "search" / "chosen.json").exists()
+    assert (compare / "augmented" / "chosen.json").exists()

@@ -1,0 +1,50 @@
+"""The search on a real Dask distributed cluster (LocalCluster on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import pytest
+from search_fakes import LAMBDA_SPACE, TWO_STAGES, FakeConfig, fake_runner
+
+from handprop.errors import ConfigError
+from handprop.search import read_results, search
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def scheduler_address():
+    with distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=2,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def test_search_on_a_dask_cluster_matches_the_local_search(scheduler_address, tmp_path):
+    on_dask = search(FakeConfig(), LAMBDA_SPACE, out_dir=tmp_path / "dask", stages=TWO_STAGES,
+                     runner=fake_runner, scheduler=scheduler_address)  # fmt: skip
+    assert scheduler_address.startswith("tcp://127.0.0.1:")
+    local = search(FakeConfig(), LAMBDA_SPACE, out_dir=tmp_path / "local", stages=TWO_STAGES,
+                   runner=fake_runner, workers=0)  # fmt: skip
+    assert on_dask.chosen == local.chosen
+    for a, b in zip(on_dask.stages, local.stages, strict=True):
+        assert a.space == b.space
+        assert [(r.values, r.outcome) for r in a.records] == [
+            (r.values, r.outcome) for r in b.records
+        ]
+    assert len(read_results(tmp_path / "dask" / "results.jsonl")) == 12
+
+
+def test_an_unreachable_scheduler_is_a_config_error(tmp_path):
+    import dask
+
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": "2s"}),
+        pytest.raises(ConfigError, match="cannot connect"),
+    ):
+        search(FakeConfig(), LAMBDA_SPACE, out_dir=tmp_path, runner=fake_runner,
+               scheduler="tcp://127.0.0.1:9")  # fmt: skip

@@ -1,0 +1,80 @@
+"""Search configs (TOML): the packaged ones, extends, and errors that name the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from handprop.errors import ConfigError
+from handprop.search import Dimension, Narrowing, Stage, load_search_spec
+
+
+def test_packaged_lambda_search_is_the_first_seeds():
+    spec = load_search_spec("search_lambda")
+    assert spec.base == "baseline"
+    assert spec.space.dimensions == (Dimension("lam", 1e-5, 1e-1, "log"),)
+    assert spec.stages == (Stage("grid", 9), Stage("random", 8, seed=1))
+    assert spec.base_set["n_cycles"] == 2 and spec.base_set["n_val"] == 5000
+    assert spec.final_set == {"n_cycles": 3, "n_val": 1000}
+
+
+def test_augmented_search_extends_the_plain_one():
+    plain, augmented = (
+        load_search_spec("search_lambda"),
+        load_search_spec("search_lambda_augmented"),
+    )
+    assert augmented.name == "search_lambda_augmented"
+    assert augmented.space == plain.space and augmented.stages == plain.stages
+    assert augmented.base_set == plain.base_set | {
+        "flip": True, "flip_prob": 0.5, "max_shift": 3, "shift_prob": 0.5, "fill": "zero",
+    }  # fmt: skip
+
+
+def write(tmp_path, text, name="s.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+MINIMAL = """
+[base]
+config = "base.toml"
+[[dimensions]]
+name = "dropout"
+low = 0.0
+high = 0.5
+scale = "linear"
+"""
+
+
+def test_defaults_and_relative_base_path(tmp_path):
+    spec = load_search_spec(write(tmp_path, MINIMAL))
+    assert spec.base == str(tmp_path / "base.toml")
+    assert spec.stages == (Stage(),)
+    assert spec.narrowing == Narrowing()
+    assert spec.metric == "final_val_acc"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("bogus = 1\n" + MINIMAL, r"unknown keys \['bogus'\] at top level"),
+        (MINIMAL.replace("config =", "conf ="), r"unknown keys \['conf'\] at \[base\]"),
+        (MINIMAL + "[[stages]]\nmethod = 'grid'\nsize = 3\n", "Stage takes"),
+        (MINIMAL + "[[stages]]\nmethod = 'sobol'\n", "method"),
+        (MINIMAL + "[narrowing]\ntop_k = 0\n", "top_k"),
+        (MINIMAL.replace("low = 0.0", "low = 1.0"), "must not exceed"),
+        ("[base]\nconfig = 'x'\n", "at least one"),
+        ("base = [", "cannot read"),
+        ("extends = 's.toml'\n" + MINIMAL, "extends itself"),
+    ],
+)
+def test_invalid_search_configs_name_the_problem(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_search_spec(write(tmp_path, text))
+
+
+def test_missing_config_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_search_spec(tmp_path / "absent.toml")
+    with pytest.raises(ConfigError, match="not a packaged config"):
+        load_search_spec("no_such_search")

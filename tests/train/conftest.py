@@ -1,0 +1,19 @@
+"""Fixtures for the training tests: synthetic splits (see train_fakes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from train_fakes import synthetic_splits
+
+from handprop.data import Splits
+
+
+@pytest.fixture(scope="session")
+def splits32() -> Splits:
+    return synthetic_splits()
+
+
+@pytest.fixture(scope="session")
+def splits64() -> Splits:
+    return synthetic_splits(dtype=np.float64)

@@ -1,0 +1,123 @@
+"""A run killed with SIGKILL mid-way resumes from its last checkpoint to identical bits."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from handprop.nn import params_equal
+from handprop.train import TrainConfig, initial_params, load_checkpoint, train
+from handprop.train.checkpoint import CHECKPOINT_JSON
+
+CONFIG = TrainConfig(
+    hidden=(16,),
+    n_s=20,
+    n_cycles=2,
+    eval_every=7,
+    checkpoint_every=5,
+    flip=True,
+    max_shift=2,
+    shift_prob=0.5,
+    dropout=0.2,
+    seed=11,
+)
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from train_fakes import synthetic_splits
+    from handprop.train import TrainConfig, config_from_dict, initial_params, train
+    from handprop.train import loop
+
+    save = loop.save_checkpoint
+
+    def slow_save(*args):  # slow the child down so the parent can kill it mid-run
+        save(*args)
+        time.sleep(0.2)
+
+    loop.save_checkpoint = slow_save
+    config = config_from_dict({config!r})
+    train(initial_params(config), config, data=synthetic_splits(), checkpoint_dir={folder!r})
+    """
+)
+
+
+def _checkpoint_step(folder: Path) -> int:
+    try:
+        return json.loads((folder / CHECKPOINT_JSON).read_text())["step"]
+    except (OSError, ValueError):
+        return -1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_sigkill_then_resume_is_bit_identical(splits32, tmp_path):
+    from handprop.train import config_to_dict
+
+    folder = tmp_path / "ckpt"
+    script = CHILD.format(
+        tests=str(Path(__file__).parent), config=config_to_dict(CONFIG), folder=str(folder)
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 300
+        while _checkpoint_step(folder) < 20:
+            assert child.poll() is None, "the child run ended before it could be killed"
+            assert time.monotonic() < deadline, "no checkpoint at step 20 within 300 s"
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    finally:
+        if child.poll() is None:
+            child.kill()
+    total = CONFIG.total_steps(len(splits32.train.y))
+    killed_at = load_checkpoint(folder).step
+    assert 20 <= killed_at < total
+
+    resumed = train(
+        initial_params(CONFIG), CONFIG, data=splits32, checkpoint_dir=folder, resume=True
+    )
+    full = train(initial_params(CONFIG), CONFIG, data=splits32)
+    assert resumed.status == full.status == "completed"
+    assert resumed.steps == full.steps == total
+    assert params_equal(resumed.params, full.params)
+    assert resumed.history == full.history
+
+
+def test_corrupt_checkpoint_is_a_data_error(splits32, tmp_path):
+    from handprop.errors import DataError
+
+    train(initial_params(CONFIG), CONFIG, data=splits32, checkpoint_dir=tmp_path)
+    (tmp_path / CHECKPOINT_JSON).write_text('{"format": 1, "step"')
+    with pytest.raises(DataError, match=r"checkpoint in .* is unreadable"):
+        train(initial_params(CONFIG), CONFIG, data=splits32, checkpoint_dir=tmp_path, resume=True)
+    for npz in tmp_path.glob("params-*.npz"):
+        npz.write_bytes(b"not a zip")
+    (tmp_path / CHECKPOINT_JSON).write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "step": 5,
+                "params_file": npz.name,
+                "wall_time": 0,
+                "config": {},
+                "history": [],
+            }
+        )
+    )
+    with pytest.raises(DataError, match="unreadable"):
+        train(initial_params(CONFIG), CONFIG, data=splits32, checkpoint_dir=tmp_path, resume=True)
+
+
+def test_no_temporary_files_are_left(splits32, tmp_path):
+    train(initial_params(CONFIG), CONFIG, data=splits32, checkpoint_dir=tmp_path)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [CHECKPOINT_JSON, "params-00000080.npz"]

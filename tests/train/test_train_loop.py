@@ -1,0 +1,173 @@
+"""The training fold: determinism, history, divergence, interruption, resume."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from handprop.errors import ConfigError
+from handprop.nn import params_equal
+from handprop.nn.network import evaluate
+from handprop.train import TrainConfig, TrainState, initial_params, load_checkpoint, train
+from handprop.train import loop as loop_module
+from handprop.train.history import COLUMNS
+
+#: 300 synthetic training images, batch 100: 3 steps per epoch, 12 steps in all.
+SMALL = TrainConfig(hidden=(16,), n_s=3, n_cycles=2, eval_every=4, lam=1e-3, seed=3)
+NOISY = TrainConfig(
+    hidden=(16,),
+    n_s=3,
+    n_cycles=2,
+    eval_every=4,
+    flip=True,
+    max_shift=2,
+    shift_prob=0.5,
+    dropout=0.3,
+    fill="keep",
+    seed=3,
+)
+
+
+def run(config, data, **kwargs):
+    return train(initial_params(config), config, data=data, **kwargs)
+
+
+def same_result(a, b) -> bool:
+    return params_equal(a.params, b.params) and a.history == b.history and a.steps == b.steps
+
+
+@pytest.mark.parametrize("config", [SMALL, NOISY], ids=["plain", "augment+dropout"])
+def test_same_config_gives_identical_bits(config, splits32):
+    a, b = run(config, splits32), run(config, splits32)
+    assert a.status == "completed" and a.steps == 12
+    assert same_result(a, b)
+
+
+def test_seed_changes_the_run(splits32):
+    a = run(NOISY, splits32)
+    b = run(NOISY.with_overrides(["seed=4"]), splits32)
+    assert not params_equal(a.params, b.params)
+
+
+def test_history_columns_at_the_evaluation_cadence(splits32):
+    result = run(SMALL, splits32)
+    cols = result.history.columns()
+    assert tuple(cols) == COLUMNS
+    assert list(cols["step"]) == [0, 4, 8, 12]
+    assert list(cols["epoch"]) == [0, 4 / 3, 8 / 3, 4]
+    schedule = SMALL.make_schedule(300)
+    assert list(cols["eta"]) == [schedule(t) for t in (0, 4, 8, 12)]
+    last = evaluate(result.params, splits32.val.X, splits32.val.y, SMALL.lam)
+    assert cols["val_cost"][-1] == last.cost and cols["val_acc"][-1] == last.accuracy
+    assert np.all(cols["train_cost"] > cols["train_loss"])  # lam > 0
+
+
+def test_default_cadence_is_once_per_epoch_and_training_learns(splits32):
+    config = SMALL.with_overrides(["eval_every=0", "n_s=30"])
+    cols = run(config, splits32).history.columns()
+    assert list(cols["step"]) == list(range(0, 121, 3))
+    assert cols["train_acc"][-1] > cols["train_acc"][0] + 0.3
+
+
+def test_training_subset_is_fixed_and_sized(splits32):
+    config = SMALL.with_overrides(["train_eval_size=50"])
+    result = run(config, splits32)
+    acc = result.history.columns()["train_acc"]
+    assert np.all(np.round(acc * 50) == acc * 50)
+    assert same_result(result, run(config, splits32))
+
+
+def test_step_is_pure(splits32):
+    step = loop_module.make_step(NOISY, splits32.train)
+    state = TrainState(initial_params(NOISY))
+    a, b = step(state, 5), step(state, 5)
+    assert params_equal(a.params, b.params) and a.cost == b.cost and a.t == 6
+    assert math.isnan(state.cost) and state.t == 0
+    assert not params_equal(a.params, step(state, 6).params)
+
+
+def test_float64_and_one_layer(splits64):
+    config = TrainConfig(
+        hidden=(), init="normal_0.01", dtype="float64", schedule="constant", eta=0.01, epochs=2
+    )
+    result = run(config, splits64)
+    assert result.status == "completed" and result.steps == 6
+    assert result.params.dtype == np.float64
+
+
+def test_batch_larger_than_the_training_set(splits32):
+    config = SMALL.with_overrides(["batch_size=1000"])
+    result = run(config, splits32)
+    assert result.status == "completed" and result.steps == 12
+
+
+def test_mismatched_inputs_are_config_errors(splits32, splits64):
+    with pytest.raises(ConfigError, match="dtype is float32 but the training data are float64"):
+        run(SMALL, splits64)
+    with pytest.raises(ConfigError, match="hidden is \\[16\\] but the parameters"):
+        train(initial_params(SMALL.with_overrides(["hidden=[8]"])), SMALL, data=splits32)
+
+
+def test_divergence_stops_with_status_and_step(splits32, caplog):
+    """eta = 1 on the one-layer network with a strong penalty: weights grow x3 per step."""
+    config = TrainConfig(
+        hidden=(), init="normal_0.01", schedule="constant", eta=1.0, lam=2.0, epochs=100
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warnings leak out of the run
+        result = run(config, splits32)
+    assert result.status == "diverged"
+    assert 0 < result.diverged_step < config.total_steps(300)
+    assert result.steps == result.diverged_step
+    assert all(row.is_finite() for row in result.history.rows)
+    assert "diverged" in caplog.text
+
+
+def test_ctrl_c_checkpoints_and_resume_is_bit_identical(splits32, tmp_path, monkeypatch):
+    full = run(NOISY, splits32)
+    real_make_step = loop_module.make_step
+
+    def interrupting_make_step(config, data):
+        step = real_make_step(config, data)
+
+        def wrapped(state, t):
+            if t == 7:
+                raise KeyboardInterrupt
+            return step(state, t)
+
+        return wrapped
+
+    monkeypatch.setattr(loop_module, "make_step", interrupting_make_step)
+    cut = run(NOISY, splits32, checkpoint_dir=tmp_path)
+    assert cut.status == "interrupted" and cut.steps == 7
+    assert load_checkpoint(tmp_path).step == 7
+    monkeypatch.undo()
+    resumed = run(NOISY, splits32, checkpoint_dir=tmp_path, resume=True)
+    assert resumed.status == "completed"
+    assert same_result(resumed, full)
+
+
+def test_periodic_checkpoints_and_resume(splits32, tmp_path):
+    config = NOISY.with_overrides(["checkpoint_every=5"])
+    full = run(config, splits32, checkpoint_dir=tmp_path / "a")
+    ckpt = load_checkpoint(tmp_path / "a")
+    assert ckpt.step == 10
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
+        "checkpoint.json",
+        "params-00000010.npz",
+    ]
+    resumed = run(config, splits32, checkpoint_dir=tmp_path / "a", resume=True)
+    assert same_result(resumed, full)
+
+
+def test_resume_refuses_a_different_config(splits32, tmp_path):
+    run(SMALL.with_overrides(["checkpoint_every=4"]), splits32, checkpoint_dir=tmp_path)
+    with pytest.raises(ConfigError, match="config differs in lam"):
+        run(SMALL.with_overrides(["lam=0.5"]), splits32, checkpoint_dir=tmp_path, resume=True)
+    # the checkpoint cadence may change
+    run(
+        SMALL.with_overrides(["checkpoint_every=3"]), splits32, checkpoint_dir=tmp_path, resume=True
+    )

@@ -1,0 +1,24 @@
+"""Small synthetic CIFAR-shaped splits so training tests run in milliseconds."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from handprop.data import Dataset, Splits
+
+CLASS_NAMES = tuple(f"class{k}" for k in range(10))
+
+
+def synthetic_splits(
+    n_train: int = 300, n_val: int = 100, n_test: int = 100, *, dtype=np.float32, seed: int = 0
+) -> Splits:
+    """Normal 'images' (n, 3072) whose labels depend on them linearly (learnable)."""
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((3072, 10))
+
+    def dataset(n: int) -> Dataset:
+        X = rng.standard_normal((n, 3072))
+        y = (X @ W + 3 * rng.standard_normal((n, 10))).argmax(axis=1)
+        return Dataset(X.astype(dtype), y, CLASS_NAMES)
+
+    return Splits(dataset(n_train), dataset(n_val), dataset(n_test))
