@@ -39,6 +39,7 @@ def _fake_runner(calls: list[str]):
                 "metric": "final_val_acc",
                 "score": 0.52,
                 "trials": 12,
+                "final_test_acc": 0.515,
             }
             stages = [
                 {"ranges": {"lam": [1e-5, 1e-1]}, "trials": 8},
@@ -67,6 +68,9 @@ def calls(monkeypatch) -> list[str]:
     made: list[str] = []
     fake = _fake_runner(made)
     monkeypatch.setattr(runner, "RUNNERS", dict.fromkeys(catalogue.KINDS, fake))
+    sha = "0123456789" * 6 + "0123"
+    shared = {"kind": "shared", "name": "cifar-10-python.tar.gz", "sha256": sha}
+    monkeypatch.setattr(runner, "describe_data", lambda: shared)
     return made
 
 

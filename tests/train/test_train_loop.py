@@ -171,3 +171,20 @@ def test_resume_refuses_a_different_config(splits32, tmp_path):
     run(
         SMALL.with_overrides(["checkpoint_every=3"]), splits32, checkpoint_dir=tmp_path, resume=True
     )
+
+
+def test_shuffle_false_visits_batches_in_file_order(splits32, monkeypatch):
+    seen: list[np.ndarray] = []
+    real = loop_module.loss_and_gradients
+
+    def spy(params, Xb, yb, lam, masks):
+        seen.append(yb.copy())
+        return real(params, Xb, yb, lam, masks)
+
+    monkeypatch.setattr(loop_module, "loss_and_gradients", spy)
+    run(SMALL.with_overrides(["shuffle=false"]), splits32)
+    y = splits32.train.y
+    assert all(np.array_equal(b, y[(t % 3) * 100 : (t % 3 + 1) * 100]) for t, b in enumerate(seen))
+    seen.clear()
+    run(SMALL, splits32)
+    assert not np.array_equal(seen[0], y[:100])

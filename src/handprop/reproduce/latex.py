@@ -131,6 +131,7 @@ def search_values(found: Finished | None) -> dict[str, str]:
         "Lam": number((m.get("chosen") or {}).get("lam")),
         "Score": percent(m.get("score")),
         "Trials": number(m.get("trials")),
+        "FinalTestAcc": percent(m.get("final_test_acc")),
         "Time": seconds(m.get("wall_time")),
         "Stages": number(len(chosen["stages"])) if chosen else NA,
     }

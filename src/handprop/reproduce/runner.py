@@ -99,7 +99,8 @@ def run_training(
 
 
 def run_search(experiment: Experiment, folder: Path, suite: str, progress: bool) -> dict[str, Any]:
-    """Run the experiment's packaged search config; add ``metrics.json`` to its folder."""
+    """Run the experiment's packaged search config, retrain its winner on the final split,
+    and add ``metrics.json`` to its folder."""
     from handprop.search import configure, load_search_spec, search_spec
     from handprop.train import load_config
 
@@ -114,13 +115,14 @@ def run_search(experiment: Experiment, folder: Path, suite: str, progress: bool)
         options["workers"] = 0
     log = _stderr if progress else None
     start = time.perf_counter()
-    result = search_spec(spec, out_dir=folder, overrides=overrides, log=log, **options)
+    result = search_spec(spec, out_dir=folder, overrides=overrides, final=True, log=log, **options)
     metrics = {
         "status": "completed",
         "chosen": result.chosen,
         "metric": result.metric,
         "score": result.best.score(result.metric),
         "trials": sum(len(s.records) for s in result.stages),
+        "final_test_acc": (result.final or {}).get("test_acc"),
         "wall_time": time.perf_counter() - start,
     }
     write_json(folder / METRICS_FILE, metrics)

@@ -145,6 +145,7 @@ class TrainConfig:
     n_cycles: int = attrs.field(default=1, validator=_int_in(1))
     gamma: float = _float_field(0.99994, _float_in(0.0, 1.0, lo_open=True))
     epochs: int = attrs.field(default=0, validator=_int_in(0))
+    shuffle: bool = attrs.field(default=True, validator=_is_bool)
     # regularisation by noise
     dropout: float = _float_field(0.0, _float_in(0.0, 1.0, hi_open=True))
     flip: bool = attrs.field(default=False, validator=_is_bool)

@@ -69,8 +69,8 @@ def make_step(config: TrainConfig, train: Dataset) -> Step:
     """The pure update ``step(state, t) -> state`` for ``config`` on ``train``.
 
     Step ``t`` uses row block ``t mod steps_per_epoch`` of the permutation of epoch
-    ``t // steps_per_epoch``; its augmentation and dropout draws come from
-    ``stream(seed, NOISE, t)``. The state's ``loss``/``cost`` are those of the batch
+    ``t // steps_per_epoch`` (the identity with ``shuffle = false``); its augmentation
+    and dropout draws come from ``stream(seed, NOISE, t)``. The state's ``loss``/``cost`` are those of the batch
     before the update.
     """
     X, y = train.X, train.y
@@ -78,6 +78,7 @@ def make_step(config: TrainConfig, train: Dataset) -> Step:
     batch, per_epoch = batch_layout(config, n)
     schedule = config.make_schedule(n)
     lam, seed, rate, fill = config.lam, config.seed, config.dropout, config.fill
+    shuffle = config.shuffle
     augments = config.augments
     draw = functools.partial(
         draw_augmentation,
@@ -92,7 +93,7 @@ def make_step(config: TrainConfig, train: Dataset) -> Step:
         epoch, block = divmod(t, per_epoch)
         perm = state.perm
         if state.perm_epoch != epoch:
-            perm = stream(seed, SHUFFLE, epoch).permutation(n)
+            perm = stream(seed, SHUFFLE, epoch).permutation(n) if shuffle else np.arange(n)
         idx = perm[block * batch : (block + 1) * batch]
         aug, masks = None, None
         if augments or rate:
