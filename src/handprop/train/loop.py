@@ -70,8 +70,8 @@ def make_step(config: TrainConfig, train: Dataset) -> Step:
 
     Step ``t`` uses row block ``t mod steps_per_epoch`` of the permutation of epoch
     ``t // steps_per_epoch`` (the identity with ``shuffle = false``); its augmentation
-    and dropout draws come from ``stream(seed, NOISE, t)``. The state's ``loss``/``cost`` are those of the batch
-    before the update.
+    and dropout draws come from ``stream(seed, NOISE, t)``. The state's ``loss`` and
+    ``cost`` are those of the batch before the update.
     """
     X, y = train.X, train.y
     n = len(y)
