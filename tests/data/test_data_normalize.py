@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from data_fakes import write_folder
 
-from handprop.data import Dataset, Normalizer, Splits, normalize
+from handprop.data import (
+    Dataset,
+    Normalizer,
+    Splits,
+    load_cifar10,
+    make_splits,
+    normalize,
+    normalized_splits,
+)
 
 
 def random_splits(dtype, seed=0) -> Splits:
@@ -62,3 +71,29 @@ def test_real_splits(real_splits):
     np.testing.assert_allclose(train.X.std(axis=0), 1.0, atol=1e-10)
     assert np.abs(val.X.mean(axis=0)).max() > 1e-3
     assert np.abs(test.X.mean(axis=0)).max() > 1e-3
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scheme", ["batch1", "all"])
+def test_normalized_splits_equal_normalize_of_make_splits_bit_for_bit(
+    dtype, scheme, files, tmp_path
+):
+    cifar = load_cifar10(write_folder(files, tmp_path / "cifar-10-batches-py"), progress=False)
+    expected = normalize(make_splits(cifar, scheme, n_val=7, n_train=20, dtype=dtype))
+    got = normalized_splits(cifar, scheme, n_val=7, n_train=20, dtype=dtype)
+    for x, e in ((got.train, expected.train), (got.val, expected.val), (got.test, expected.test)):
+        assert x.X.dtype == np.dtype(dtype) and not x.X.flags.writeable
+        np.testing.assert_array_equal(x.X, e.X)
+        np.testing.assert_array_equal(x.y, e.y)
+
+
+def test_column_stats_in_chunks_match_numpy(monkeypatch):
+    import importlib
+
+    module = importlib.import_module("handprop.data.normalize")
+
+    monkeypatch.setattr(module, "FIT_CHUNK", 7)
+    X = np.random.default_rng(1).random((50, 4)).astype(np.float32) * 100 + 1e4
+    mean, std = module.column_stats(X)
+    np.testing.assert_allclose(mean, X.astype(np.float64).mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(std, X.astype(np.float64).std(axis=0), rtol=1e-10)

@@ -177,9 +177,9 @@ def test_shuffle_false_visits_batches_in_file_order(splits32, monkeypatch):
     seen: list[np.ndarray] = []
     real = loop_module.loss_and_gradients
 
-    def spy(params, Xb, yb, lam, masks):
+    def spy(params, Xb, yb, *args, **kwargs):
         seen.append(yb.copy())
-        return real(params, Xb, yb, lam, masks)
+        return real(params, Xb, yb, *args, **kwargs)
 
     monkeypatch.setattr(loop_module, "loss_and_gradients", spy)
     run(SMALL.with_overrides(["shuffle=false"]), splits32)
@@ -188,3 +188,20 @@ def test_shuffle_false_visits_batches_in_file_order(splits32, monkeypatch):
     seen.clear()
     run(SMALL, splits32)
     assert not np.array_equal(seen[0], y[:100])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_step_is_sgd_on_the_full_gradient_of_the_cost(dtype, splits32, splits64):
+    """The fused update equals ``p - eta * gradients(p, batch, lam)`` of the verified backward."""
+    from handprop.nn import gradients
+
+    data = splits32 if dtype == "float32" else splits64
+    config = SMALL.with_overrides([f"dtype={dtype}", "lam=0.05", "shuffle=false"])
+    params = initial_params(config)
+    new = loop_module.make_step(config, data.train)(TrainState(params), 0)
+    eta = config.make_schedule(len(data.train.y))(0)
+    grads = gradients(params, data.train.X[:100], data.train.y[:100], 0.05)
+    expected = loop_module.sgd_update(params, grads, eta)
+    tol = 1e-6 if dtype == "float32" else 1e-14
+    for a, b in zip(new.params.arrays().values(), expected.arrays().values(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)

@@ -3,7 +3,7 @@
 from handprop.data.batches import Batch, Cifar10
 from handprop.data.dataset import Dataset, Splits, make_splits
 from handprop.data.loader import load_cifar10
-from handprop.data.normalize import Normalizer, normalize
+from handprop.data.normalize import Normalizer, normalize, normalized_splits
 from handprop.errors import DataError
 
 __all__ = [
@@ -16,4 +16,5 @@ __all__ = [
     "load_cifar10",
     "make_splits",
     "normalize",
+    "normalized_splits",
 ]

@@ -67,13 +67,43 @@ class Splits:
     test: Dataset
 
 
-def _dataset(
-    data: np.ndarray, labels: np.ndarray, names: tuple[str, ...], dtype: np.dtype
-) -> Dataset:
-    """Pixels scaled to [0, 1] in ``dtype``."""
+def scaled(data: np.ndarray, dtype: DTypeLike) -> np.ndarray:
+    """uint8 pixels (n, 3072) as a new ``dtype`` array scaled to [0, 1]."""
     X = data.astype(dtype)
     X /= 255
-    return Dataset(X, labels, names)
+    return X
+
+
+def check_dtype(dtype: DTypeLike) -> np.dtype:
+    """``dtype`` as a NumPy dtype, if it is float32 or float64."""
+    dtype = np.dtype(dtype)
+    if dtype.name not in DTYPES:
+        raise ConfigError(f"dtype must be one of {DTYPES}, got {dtype.name}")
+    return dtype
+
+
+def select_batches(
+    cifar: Cifar10, scheme: Scheme = "batch1", *, n_val: int = 1000, n_train: int | None = None
+) -> tuple[Batch, Batch, Batch]:
+    """The raw (uint8) train / validation / test batches of a split scheme (see
+    :func:`make_splits`)."""
+    if scheme not in SCHEMES:
+        raise ConfigError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    total = sum(len(b.labels) for b in cifar.train)
+    if scheme == "all" and not 1 <= n_val < total:
+        raise ConfigError(f"n_val must be in [1, {total - 1}], got {n_val}")
+    if scheme == "batch1":
+        train, val = cifar.train[0], cifar.train[1]
+    else:
+        data = np.concatenate([b.data for b in cifar.train])
+        labels = np.concatenate([b.labels for b in cifar.train])
+        train = Batch(data[:-n_val], labels[:-n_val])
+        val = Batch(data[-n_val:], labels[-n_val:])
+    if n_train is not None:
+        if not 1 <= n_train <= len(train.labels):
+            raise ConfigError(f"n_train must be in [1, {len(train.labels)}], got {n_train}")
+        train = Batch(train.data[:n_train], train.labels[:n_train])
+    return train, val, cifar.test
 
 
 def make_splits(
@@ -90,24 +120,7 @@ def make_splits(
     ``scheme="all"``: the five training batches, the last ``n_val`` images as
     validation. ``n_train`` keeps only the first ``n_train`` training images.
     """
-    if scheme not in SCHEMES:
-        raise ConfigError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
-    dtype = np.dtype(dtype)
-    if dtype.name not in DTYPES:
-        raise ConfigError(f"dtype must be one of {DTYPES}, got {dtype.name}")
-    total = sum(len(b.labels) for b in cifar.train)
-    if scheme == "all" and not 1 <= n_val < total:
-        raise ConfigError(f"n_val must be in [1, {total - 1}], got {n_val}")
-    if scheme == "batch1":
-        train, val = cifar.train[0], cifar.train[1]
-    else:
-        data = np.concatenate([b.data for b in cifar.train])
-        labels = np.concatenate([b.labels for b in cifar.train])
-        train = Batch(data[:-n_val], labels[:-n_val])
-        val = Batch(data[-n_val:], labels[-n_val:])
-    if n_train is not None:
-        if not 1 <= n_train <= len(train.labels):
-            raise ConfigError(f"n_train must be in [1, {len(train.labels)}], got {n_train}")
-        train = Batch(train.data[:n_train], train.labels[:n_train])
+    dtype = check_dtype(dtype)
+    batches = select_batches(cifar, scheme, n_val=n_val, n_train=n_train)
     names = cifar.class_names
-    return Splits(*(_dataset(b.data, b.labels, names, dtype) for b in (train, val, cifar.test)))
+    return Splits(*(Dataset(scaled(b.data, dtype), b.labels, names) for b in batches))

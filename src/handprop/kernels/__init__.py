@@ -12,6 +12,7 @@ from handprop.kernels.augment import (
 )
 from handprop.kernels.dropout import dropout_mask
 from handprop.kernels.relu import relu_backward, relu_forward
+from handprop.kernels.sgd import sgd_l2_update
 
 __all__ = [
     "Augmentation",
@@ -21,5 +22,6 @@ __all__ = [
     "hflip",
     "relu_backward",
     "relu_forward",
+    "sgd_l2_update",
     "translate",
 ]

@@ -64,3 +64,9 @@ def gather_augment(
 ) -> np.ndarray:
     """Gather rows ``idx``, flip, then translate: three NumPy passes."""
     return translate(hflip(X_all[idx], aug.flip), aug.shift, fill)
+
+
+def sgd_l2_update(W: np.ndarray, G: np.ndarray, eta: float, lam: float) -> np.ndarray:
+    """``W - eta * (G + 2 lam W)`` with NumPy temporaries (scalars in W's dtype)."""
+    eta_, two_lam = W.dtype.type(eta), W.dtype.type(2 * lam)
+    return W - (G + two_lam * W) * eta_

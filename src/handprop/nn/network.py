@@ -80,12 +80,18 @@ class Evaluation:
 
 
 def loss_and_gradients(
-    params: Params, X: Array, y: Array, lam: float, mask: Masks = None
+    params: Params, X: Array, y: Array, lam: float, mask: Masks = None, *, l2_grads: bool = True
 ) -> tuple[float, float, Grads]:
-    """``(loss, cost, grads)`` on one batch: the work of one training step."""
+    """``(loss, cost, grads)`` on one batch: the work of one training step.
+
+    ``l2_grads=False`` leaves the ``2 lam W`` term out of the gradients (the training
+    step folds it into the update, see :func:`handprop.kernels.sgd_l2_update`); the cost
+    includes it either way.
+    """
     scores, caches = forward(params, X, mask)
     loss, xent_cache = L.softmax_cross_entropy_forward(scores, y)
-    grads = backward(params, L.softmax_cross_entropy_backward(xent_cache), caches, lam)
+    dscores = L.softmax_cross_entropy_backward(xent_cache)
+    grads = backward(params, dscores, caches, lam if l2_grads else 0.0)
     return loss, loss + L.l2_penalty(tuple(layer.W for layer in params.layers), lam), grads
 
 

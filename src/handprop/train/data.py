@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from handprop.data import Cifar10, Splits, load_cifar10, make_splits, normalize
+from handprop.data import Cifar10, Splits, load_cifar10, normalized_splits
 from handprop.data.dataset import Scheme
 from handprop.nn.params import Params, init_params
 from handprop.train.config import TrainConfig
@@ -23,8 +23,8 @@ def _cifar10(source: str | None) -> Cifar10:
 
 @functools.lru_cache(maxsize=2)
 def _splits(source: str | None, split: Scheme, n_val: int, n_train: int, dtype: str) -> Splits:
-    raw = make_splits(_cifar10(source), split, n_val=n_val, n_train=n_train or None, dtype=dtype)
-    return normalize(raw)
+    cifar = _cifar10(source)
+    return normalized_splits(cifar, split, n_val=n_val, n_train=n_train or None, dtype=dtype)
 
 
 def load_data(config: TrainConfig) -> Splits:

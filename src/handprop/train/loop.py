@@ -2,9 +2,9 @@
 
 :func:`make_step` builds the step for one config and training set: per-epoch
 shuffle, fused gather + augmentation, dropout masks, forward and backward pass,
-SGD update. :func:`train` folds it over ``t = 0 .. T-1`` and keeps everything with
-side effects at the edge: evaluation, progress bar, checkpoints, logging, and
-stopping on divergence or Ctrl-C.
+SGD update (weight decay fused in). :func:`train` folds it over ``t = 0 .. T-1``
+and keeps everything with side effects at the edge: evaluation, progress bar,
+checkpoints, logging, and stopping on divergence or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from handprop.data import Dataset, Splits
 from handprop.errors import ConfigError
 from handprop.kernels.augment import draw_augmentation, gather_augment
 from handprop.kernels.dropout import dropout_mask
+from handprop.kernels.sgd import sgd_l2_update
 from handprop.nn.network import evaluate, loss_and_gradients
-from handprop.nn.params import Grads, Params
+from handprop.nn.params import Grads, Layer, Params
 from handprop.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from handprop.train.config import TrainConfig, config_to_dict
 from handprop.train.data import load_data
@@ -54,15 +55,16 @@ def batch_layout(config: TrainConfig, n_train: int) -> tuple[int, int]:
     return batch, n_train // batch
 
 
-def sgd_update(params: Params, grads: Grads, eta: float) -> Params:
-    """``p - eta * g`` for every array (one temporary per array, no in-place edits)."""
+def sgd_update(params: Params, grads: Grads, eta: float, lam: float = 0.0) -> Params:
+    """``W - eta (dW + 2 lam W)`` and ``b - eta db`` for every layer, as new arrays.
 
-    def update(p: np.ndarray, g: np.ndarray) -> np.ndarray:
-        out = g * eta
-        np.subtract(p, out, out=out)
-        return out
-
-    return params.zip_map(grads, update)
+    Pass full gradients with ``lam = 0``, or data-term gradients with the L2 strength:
+    the weight decay is then fused into the update (one pass over each ``W``).
+    """
+    return Params(
+        Layer(sgd_l2_update(p.W, g.W, eta, lam), p.b - eta * g.b)
+        for p, g in zip(params.layers, grads.layers, strict=True)
+    )
 
 
 def make_step(config: TrainConfig, train: Dataset) -> Step:
@@ -103,8 +105,8 @@ def make_step(config: TrainConfig, train: Dataset) -> Step:
             if rate:
                 masks = [dropout_mask(rng, s, rate, dtype) for s in mask_shapes]
         Xb = X[idx] if aug is None else gather_augment(X, idx, aug, fill)
-        loss, cost, grads = loss_and_gradients(state.params, Xb, y[idx], lam, masks)
-        params = sgd_update(state.params, grads, schedule(t))
+        loss, cost, grads = loss_and_gradients(state.params, Xb, y[idx], lam, masks, l2_grads=False)
+        params = sgd_update(state.params, grads, schedule(t), lam)
         return TrainState(params, t + 1, perm, epoch, loss, cost)
 
     return step
