@@ -27,22 +27,26 @@ def updates(draw):
 @given(case=updates())
 def test_sgd_l2_update_matches_reference_bit_for_bit(case):
     W, G, eta, lam = case
-    out = sgd_l2_update(W, G, eta, lam)
+    out, squares = sgd_l2_update(W, G, eta, lam)
+    expected, expected_squares = ref.sgd_l2_update(W, G, eta, lam)
     assert out.dtype == W.dtype and out is not W
-    np.testing.assert_array_equal(out, ref.sgd_l2_update(W, G, eta, lam))
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_allclose(squares, expected_squares, rtol=1e-12)
 
 
 def test_sgd_l2_update_is_the_gradient_step_of_the_cost():
     W = np.array([[1.0, -2.0]])
     G = np.array([[0.5, 0.5]])
-    np.testing.assert_allclose(sgd_l2_update(W, G, 0.1, 0.25), W - 0.1 * (G + 0.5 * W))
+    out, squares = sgd_l2_update(W, G, 0.1, 0.25)
+    np.testing.assert_allclose(out, W - 0.1 * (G + 0.5 * W))
+    assert squares == 5.0
 
 
 def test_sgd_l2_update_reads_non_contiguous_inputs_and_leaves_them_alone():
     W = np.arange(12.0).reshape(3, 4)
     G = np.ones((4, 3)).T
     before = W.copy()
-    np.testing.assert_array_equal(sgd_l2_update(W.T, G.T, 1.0, 0.0), W.T - 1.0)
+    np.testing.assert_array_equal(sgd_l2_update(W.T, G.T, 1.0, 0.0)[0], W.T - 1.0)
     np.testing.assert_array_equal(W, before)
 
 

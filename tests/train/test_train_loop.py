@@ -175,13 +175,13 @@ def test_resume_refuses_a_different_config(splits32, tmp_path):
 
 def test_shuffle_false_visits_batches_in_file_order(splits32, monkeypatch):
     seen: list[np.ndarray] = []
-    real = loop_module.loss_and_gradients
+    real = loop_module.cross_entropy_and_gradients
 
     def spy(params, Xb, yb, *args, **kwargs):
         seen.append(yb.copy())
         return real(params, Xb, yb, *args, **kwargs)
 
-    monkeypatch.setattr(loop_module, "loss_and_gradients", spy)
+    monkeypatch.setattr(loop_module, "cross_entropy_and_gradients", spy)
     run(SMALL.with_overrides(["shuffle=false"]), splits32)
     y = splits32.train.y
     assert all(np.array_equal(b, y[(t % 3) * 100 : (t % 3 + 1) * 100]) for t, b in enumerate(seen))
@@ -193,15 +193,16 @@ def test_shuffle_false_visits_batches_in_file_order(splits32, monkeypatch):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_step_is_sgd_on_the_full_gradient_of_the_cost(dtype, splits32, splits64):
     """The fused update equals ``p - eta * gradients(p, batch, lam)`` of the verified backward."""
-    from handprop.nn import gradients
+    from handprop.nn import loss_and_gradients
 
     data = splits32 if dtype == "float32" else splits64
     config = SMALL.with_overrides([f"dtype={dtype}", "lam=0.05", "shuffle=false"])
     params = initial_params(config)
     new = loop_module.make_step(config, data.train)(TrainState(params), 0)
     eta = config.make_schedule(len(data.train.y))(0)
-    grads = gradients(params, data.train.X[:100], data.train.y[:100], 0.05)
+    loss, cost, grads = loss_and_gradients(params, data.train.X[:100], data.train.y[:100], 0.05)
     expected = loop_module.sgd_update(params, grads, eta)
+    assert new.loss == loss and new.cost == pytest.approx(cost, rel=1e-6)
     tol = 1e-6 if dtype == "float32" else 1e-14
     for a, b in zip(new.params.arrays().values(), expected.arrays().values(), strict=True):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)

@@ -1,4 +1,5 @@
-"""Plain-NumPy references of every kernel: same signatures, same results bit for bit.
+"""Plain-NumPy references of every kernel: same signatures, same results bit for bit
+(reductions accumulated in another order agree to rounding).
 
 The tests compare each kernel with its reference here; the speed suite times both.
 """
@@ -66,7 +67,9 @@ def gather_augment(
     return translate(hflip(X_all[idx], aug.flip), aug.shift, fill)
 
 
-def sgd_l2_update(W: np.ndarray, G: np.ndarray, eta: float, lam: float) -> np.ndarray:
-    """``W - eta * (G + 2 lam W)`` with NumPy temporaries (scalars in W's dtype)."""
+def sgd_l2_update(W: np.ndarray, G: np.ndarray, eta: float, lam: float) -> tuple[np.ndarray, float]:
+    """``(W - eta * (G + 2 lam W), ||W||^2)`` with NumPy temporaries (scalars in W's dtype;
+    the norm in float64, summed pairwise, so it agrees with the kernel to rounding)."""
     eta_, two_lam = W.dtype.type(eta), W.dtype.type(2 * lam)
-    return W - (G + two_lam * W) * eta_
+    W64 = W.astype(np.float64)
+    return W - (G + two_lam * W) * eta_, float(np.vdot(W64, W64))

@@ -79,19 +79,24 @@ class Evaluation:
     accuracy: float
 
 
-def loss_and_gradients(
-    params: Params, X: Array, y: Array, lam: float, mask: Masks = None, *, l2_grads: bool = True
-) -> tuple[float, float, Grads]:
-    """``(loss, cost, grads)`` on one batch: the work of one training step.
+def cross_entropy_and_gradients(
+    params: Params, X: Array, y: Array, lam: float = 0.0, mask: Masks = None
+) -> tuple[float, Grads]:
+    """Mean cross-entropy on one batch and the gradients of ``loss + lam sum ||W||^2``.
 
-    ``l2_grads=False`` leaves the ``2 lam W`` term out of the gradients (the training
-    step folds it into the update, see :func:`handprop.kernels.sgd_l2_update`); the cost
-    includes it either way.
+    With ``lam = 0`` these are the data-term gradients alone: the training step adds the
+    L2 term in its fused update (:func:`handprop.kernels.sgd_l2_update`).
     """
     scores, caches = forward(params, X, mask)
     loss, xent_cache = L.softmax_cross_entropy_forward(scores, y)
-    dscores = L.softmax_cross_entropy_backward(xent_cache)
-    grads = backward(params, dscores, caches, lam if l2_grads else 0.0)
+    return loss, backward(params, L.softmax_cross_entropy_backward(xent_cache), caches, lam)
+
+
+def loss_and_gradients(
+    params: Params, X: Array, y: Array, lam: float, mask: Masks = None
+) -> tuple[float, float, Grads]:
+    """``(loss, cost, grads)`` on one batch."""
+    loss, grads = cross_entropy_and_gradients(params, X, y, lam, mask)
     return loss, loss + L.l2_penalty(tuple(layer.W for layer in params.layers), lam), grads
 
 

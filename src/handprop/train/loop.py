@@ -24,7 +24,7 @@ from handprop.errors import ConfigError
 from handprop.kernels.augment import draw_augmentation, gather_augment
 from handprop.kernels.dropout import dropout_mask
 from handprop.kernels.sgd import sgd_l2_update
-from handprop.nn.network import evaluate, loss_and_gradients
+from handprop.nn.network import cross_entropy_and_gradients, evaluate
 from handprop.nn.params import Grads, Layer, Params
 from handprop.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from handprop.train.config import TrainConfig, config_to_dict
@@ -61,10 +61,18 @@ def sgd_update(params: Params, grads: Grads, eta: float, lam: float = 0.0) -> Pa
     Pass full gradients with ``lam = 0``, or data-term gradients with the L2 strength:
     the weight decay is then fused into the update (one pass over each ``W``).
     """
-    return Params(
-        Layer(sgd_l2_update(p.W, g.W, eta, lam), p.b - eta * g.b)
-        for p, g in zip(params.layers, grads.layers, strict=True)
-    )
+    return sgd_l2_step(params, grads, eta, lam)[0]
+
+
+def sgd_l2_step(params: Params, grads: Grads, eta: float, lam: float) -> tuple[Params, float]:
+    """:func:`sgd_update` and the L2 penalty ``lam sum ||W||^2`` of the old weights, read
+    in the same pass."""
+    layers, squares = [], 0.0
+    for p, g in zip(params.layers, grads.layers, strict=True):
+        W, s = sgd_l2_update(p.W, g.W, eta, lam)
+        layers.append(Layer(W, p.b - eta * g.b))
+        squares += s
+    return Params(layers), lam * squares
 
 
 def make_step(config: TrainConfig, train: Dataset) -> Step:
@@ -105,9 +113,9 @@ def make_step(config: TrainConfig, train: Dataset) -> Step:
             if rate:
                 masks = [dropout_mask(rng, s, rate, dtype) for s in mask_shapes]
         Xb = X[idx] if aug is None else gather_augment(X, idx, aug, fill)
-        loss, cost, grads = loss_and_gradients(state.params, Xb, y[idx], lam, masks, l2_grads=False)
-        params = sgd_update(state.params, grads, schedule(t), lam)
-        return TrainState(params, t + 1, perm, epoch, loss, cost)
+        loss, grads = cross_entropy_and_gradients(state.params, Xb, y[idx], 0.0, masks)
+        params, penalty = sgd_l2_step(state.params, grads, schedule(t), lam)
+        return TrainState(params, t + 1, perm, epoch, loss, loss + penalty)
 
     return step
 
