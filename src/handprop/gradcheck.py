@@ -27,7 +27,7 @@ import attrs
 import cattrs
 import numpy as np
 
-from handprop.errors import ConfigError
+from handprop.errors import ConfigError, HandpropError
 from handprop.kernels.dropout import dropout_mask
 from handprop.nn import layers as L
 from handprop.nn.network import Masks, _masks, forward, gradients
@@ -129,7 +129,13 @@ def torch_gradients(
     ``mask`` is as for :func:`handprop.nn.network.gradients`: None, one array
     (one hidden layer) or one per hidden layer, each a multiplier (n, m_l).
     """
-    import torch
+    try:
+        import torch
+    except ImportError:
+        raise HandpropError(
+            "gradient verification needs PyTorch: pip install 'handprop[verify]' "
+            "(torch==2.13.0, CPU build)"
+        ) from None
 
     params, X, masks = _float64(params, X, mask)
     leaves = {

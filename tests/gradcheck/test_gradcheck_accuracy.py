@@ -115,3 +115,12 @@ def test_gradcheck_finite_differences_step_past_relu_kink(monkeypatch):
     monkeypatch.setattr(gc, "MIN_FD_STEP", gc.FD_STEP)  # no smaller retry: across the kink
     fd = gc.finite_differences(params, X, y, 0.0, coords=coords)["b1"][0]
     assert fd != pytest.approx(analytic, rel=1e-3)
+
+
+def test_missing_torch_is_a_clear_error(monkeypatch):
+    from handprop.errors import HandpropError
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    params = init_params(4, (3,), 2, seed=0, dtype=np.float64)
+    with pytest.raises(HandpropError, match=r"handprop\[verify\]"):
+        gc.torch_gradients(params, np.ones((2, 4)), np.array([0, 1]), 0.0)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from handprop.train import initial_params, load_config, packaged_config_names, run_experiment, train
+from handprop.nn import accuracy
+from handprop.train import (
+    initial_params,
+    load_config,
+    load_data,
+    packaged_config_names,
+    run_experiment,
+    train,
+)
 
 TRAINING_CONFIGS = [n for n in packaged_config_names() if not n.startswith("search_")]
 
@@ -55,3 +63,17 @@ def test_one_layer_configs_reproduce_the_second_seed(name, real_splits, tmp_path
     config = load_config(name).with_overrides(["dtype=float64"])
     summary = run_experiment(config, tmp_path, data=real_splits, progress=False, figures=())
     assert abs(100 * summary.test_acc - ONE_LAYER_PUBLISHED[name]) < 1.5
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+@pytest.mark.parametrize(
+    ("name", "at_least"), [("baseline", 51.0), ("wide_flip_translate_dropout", 53.5)]
+)
+def test_final_two_layer_runs_reach_the_acceptance_accuracy(name, at_least, cifar10):
+    """The first seed's final baseline and all four improvements, full length, float32."""
+    config = load_config(name)
+    data = load_data(config)
+    result = train(initial_params(config), config, data=data)
+    assert result.status == "completed"
+    assert 100 * accuracy(result.params, data.test.X, data.test.y) >= at_least
