@@ -1,7 +1,6 @@
-"""Shared fixtures: the real CIFAR-10 copy.
-
-Skipped locally without ``HANDPROP_DATA``; required in CI.
-"""
+"""Shared fixtures: the real CIFAR-10 copy (skipped locally without ``HANDPROP_DATA``,
+required in CI), and a derandomized Hypothesis profile so every run draws the same
+examples (set ``HYPOTHESIS_PROFILE=explore`` for fresh random ones)."""
 
 from __future__ import annotations
 
@@ -9,6 +8,11 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+settings.register_profile("repeatable", derandomize=True, deadline=None)
+settings.register_profile("explore", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 def _require_real_data() -> str:

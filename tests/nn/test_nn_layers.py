@@ -82,7 +82,7 @@ def test_softmax_cross_entropy_backward_matches_finite_differences(n, k, seed, n
     s, y = 3 * rng.standard_normal((n, k)), rng.integers(0, k, n)
     loss, cache = L.softmax_cross_entropy_forward(s, y)
     p = L.softmax(s)
-    np.testing.assert_allclose(loss, -np.mean(np.log(p[np.arange(n), y])), rtol=1e-12)
+    np.testing.assert_allclose(loss, -np.mean(np.log(p[np.arange(n), y])), rtol=1e-12, atol=1e-15)
     expected = numgrad(lambda: L.softmax_cross_entropy_forward(s, y)[0], s)
     # |loss| ~ 1, so the centred differences carry ~eps / STEP ~ 1e-10 of round-off
     np.testing.assert_allclose(

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from train_fakes import interrupting_make_step
 
 from handprop.errors import ConfigError
 from handprop.nn import params_equal
@@ -128,19 +129,8 @@ def test_divergence_stops_with_status_and_step(splits32, caplog):
 
 def test_ctrl_c_checkpoints_and_resume_is_bit_identical(splits32, tmp_path, monkeypatch):
     full = run(NOISY, splits32)
-    real_make_step = loop_module.make_step
-
-    def interrupting_make_step(config, data):
-        step = real_make_step(config, data)
-
-        def wrapped(state, t):
-            if t == 7:
-                raise KeyboardInterrupt
-            return step(state, t)
-
-        return wrapped
-
-    monkeypatch.setattr(loop_module, "make_step", interrupting_make_step)
+    interrupting = interrupting_make_step(loop_module.make_step, at=7)
+    monkeypatch.setattr(loop_module, "make_step", interrupting)
     cut = run(NOISY, splits32, checkpoint_dir=tmp_path)
     assert cut.status == "interrupted" and cut.steps == 7
     assert load_checkpoint(tmp_path).step == 7

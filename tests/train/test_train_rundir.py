@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from train_fakes import interrupting_make_step
 
 from handprop.cli import main
 from handprop.errors import ConfigError
@@ -126,17 +127,7 @@ def test_cli_resume_continues_an_interrupted_run(fake_data, splits32, tmp_path, 
     ]
     args = [*common, "--out", str(tmp_path / "run")]
     real_make_step = loop_module.make_step
-
-    def interrupting(config, data):
-        step = real_make_step(config, data)
-
-        def wrapped(state, t):
-            if t == 5:
-                raise KeyboardInterrupt
-            return step(state, t)
-
-        return wrapped
-
+    interrupting = interrupting_make_step(real_make_step, at=5)
     monkeypatch.setattr(loop_module, "make_step", interrupting)
     assert main(args) == 130
     monkeypatch.setattr(loop_module, "make_step", real_make_step)

@@ -22,3 +22,19 @@ def synthetic_splits(
         return Dataset(X.astype(dtype), y, CLASS_NAMES)
 
     return Splits(dataset(n_train), dataset(n_val), dataset(n_test))
+
+
+def interrupting_make_step(make_step, at: int):
+    """A ``make_step`` whose steps raise KeyboardInterrupt (Ctrl-C) at step ``at``."""
+
+    def make(config, data):
+        step = make_step(config, data)
+
+        def wrapped(state, t):
+            if t == at:
+                raise KeyboardInterrupt
+            return step(state, t)
+
+        return wrapped
+
+    return make

@@ -18,6 +18,8 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
+from handprop.data.batches import read_only
+
 Array = NDArray[np.floating]
 InitName = Literal["fan_in", "normal_0.01"]
 INIT_NAMES: tuple[str, ...] = ("fan_in", "normal_0.01")
@@ -26,12 +28,9 @@ INIT_NAMES: tuple[str, ...] = ("fan_in", "normal_0.01")
 def _frozen_array(value: object) -> Array:
     """Return ``value`` as a read-only float array (no copy when already one)."""
     arr = np.asarray(value)
-    if not np.issubdtype(arr.dtype, np.floating):
+    if arr.dtype.kind != "f":
         raise TypeError(f"parameters must be floating point arrays, got {arr.dtype}")
-    if arr.flags.writeable:
-        arr = arr.view()
-        arr.flags.writeable = False
-    return arr
+    return read_only(arr)
 
 
 @attrs.frozen
