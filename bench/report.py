@@ -149,6 +149,37 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def profile(data: dict[str, Any]) -> list[str]:
+    """Where a training step's time goes (from ``test_bench_profile``), per run."""
+    found = [b["extra_info"]["profile"] for b in data["benchmarks"] if "profile" in b["extra_info"]]
+    if not found:
+        return []
+    lines = [
+        "## Where the time goes",
+        "",
+        "Per training step on the real data, under cProfile (which inflates the Python glue); "
+        "an evaluation is one probe of the loop (training subset + validation set).",
+        "",
+    ]
+    for case, p in found[0].items():
+        step, probe = p["step_seconds"], p["probe_seconds"]
+        estimate = p["steps"] * step + p["probes"] * probe
+        lines += [
+            f"**{case}**: {_fmt_time(step)} per step; {p['steps']} steps and "
+            f"{p['probes']} evaluations of {_fmt_time(probe)} make about "
+            f"{_fmt_time(estimate)}.",
+            "",
+            "| part | per step | share |",
+            "|---|---:|---:|",
+        ]
+        parts = dict(p["parts"])
+        parts["Python and NumPy glue (the rest)"] = max(step - sum(parts.values()), 0.0)
+        for label, seconds in parts.items():
+            lines.append(f"| {label} | {_fmt_time(seconds)} | {seconds / step:.0%} |")
+        lines.append("")
+    return lines
+
+
 def machine(data: dict[str, Any]) -> str:
     """One line describing where the numbers were measured."""
     info = data.get("machine_info", {})
@@ -178,6 +209,7 @@ def render(data: dict[str, Any]) -> str:
     if quick:
         lines += ["", "**Quick mode: one round on tiny sizes — these numbers mean nothing.**"]
     lines += ["", *table(rows), "", "## Targets (issue 5)", "", *targets(rows), ""]
+    lines += profile(data)
     return "\n".join(lines)
 
 

@@ -152,7 +152,7 @@ def torch_gradients(
     loss = torch.nn.functional.cross_entropy(h, torch.tensor(np.asarray(y, dtype=np.int64)))
     cost = loss + lam * sum((leaves[f"W{i}"] ** 2).sum() for i in range(1, depth + 1))
     cost.backward()
-    grads = {name: leaf.grad.numpy() for name, leaf in leaves.items()}  # type: ignore[union-attr]
+    grads = {name: leaf.grad.numpy() for name, leaf in leaves.items()}  # type: ignore[union-attr,unused-ignore]
     return cost.item(), Params.from_arrays(grads)
 
 
