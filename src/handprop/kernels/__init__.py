@@ -13,6 +13,7 @@ from handprop.kernels.augment import (
 from handprop.kernels.dropout import dropout_mask
 from handprop.kernels.relu import relu_backward, relu_forward
 from handprop.kernels.sgd import sgd_l2_update
+from handprop.kernels.softmax import softmax_xent
 
 __all__ = [
     "Augmentation",
@@ -23,5 +24,6 @@ __all__ = [
     "relu_backward",
     "relu_forward",
     "sgd_l2_update",
+    "softmax_xent",
     "translate",
 ]

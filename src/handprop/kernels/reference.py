@@ -73,3 +73,14 @@ def sgd_l2_update(W: np.ndarray, G: np.ndarray, eta: float, lam: float) -> tuple
     eta_, two_lam = W.dtype.type(eta), W.dtype.type(2 * lam)
     W64 = W.astype(np.float64)
     return W - (G + two_lam * W) * eta_, float(np.vdot(W64, W64))
+
+
+def softmax_xent(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """``(mean cross-entropy, (softmax(scores) - onehot(y)) / n)`` with NumPy (loss in float64)."""
+    n = len(y)
+    shifted = scores.astype(np.float64) - scores.max(axis=1, keepdims=True)
+    z = np.exp(shifted).sum(axis=1)
+    loss = float(np.mean(np.log(z) - shifted[np.arange(n), y]))
+    dscores = np.exp(shifted) / z[:, None]
+    dscores[np.arange(n), y] -= 1
+    return loss, (dscores / n).astype(scores.dtype)

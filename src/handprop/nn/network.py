@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import attrs
 import numpy as np
 
+from handprop.kernels.softmax import softmax_xent
 from handprop.nn import layers as L
 from handprop.nn.params import Grads, Layer, Params
 
@@ -88,8 +89,8 @@ def cross_entropy_and_gradients(
     L2 term in its fused update (:func:`handprop.kernels.sgd_l2_update`).
     """
     scores, caches = forward(params, X, mask)
-    loss, xent_cache = L.softmax_cross_entropy_forward(scores, y)
-    return loss, backward(params, L.softmax_cross_entropy_backward(xent_cache), caches, lam)
+    loss, dscores = softmax_xent(scores, y)  # the fused softmax cross-entropy pair
+    return loss, backward(params, dscores, caches, lam)
 
 
 def loss_and_gradients(
