@@ -28,6 +28,8 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = BENCH_DIR / "speed"
 OURS = "handprop"
+#: The profile part of the matrix products (see ``test_bench_profile``).
+MATMUL_PART = "matrix products (BLAS)"
 
 
 def run_suite(json_path: Path, quick: bool, pytest_args: Iterable[str]) -> int:
@@ -48,6 +50,13 @@ def _fmt_time(seconds: float) -> str:
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds * 1e9:.3g} ns"
+
+
+def _value(row: dict[str, Any]) -> str:
+    """A row's measurement: its peak memory for the memory case, else its time."""
+    if "peak_rss_bytes" in row:
+        return f"{row['peak_rss_bytes'] / 2**30:.2f} GiB"
+    return _fmt_time(row["time"])
 
 
 def _rows(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -96,7 +105,7 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
             gflops = f"{main['flops'] / main['time'] / 1e9:.1f}" if main.get("flops") else ""
             fractions = " / ".join(f for f in (_fraction(ours, rates), _fraction(ref, rates)) if f)
             lines.append(
-                f"| {case} | {dtype} | {_fmt_time(ours['time']) if ours else ''} "
+                f"| {case} | {dtype} | {_value(ours) if ours else ''} "
                 f"| {ref['impl'] if ref else ''} | {_fmt_time(ref['time']) if ref else ''} "
                 f"| {ratio} | {speedup} | {gflops} | {fractions} |"
             )
@@ -136,10 +145,12 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
             if m >= 256 and "float32" in rates:
                 frac = r["flops"] / r["time"] / rates["float32"]
                 check(f"step float32 m={m}, fraction of matmul rate", 100 * frac, 60, "%", False)
-    for case in ("gather_augment 100 images", "hflip 100 images", "translate 100 images"):
-        ours, ref = _find(rows, case, "float32", OURS), _find(rows, case, "float32", "numpy")
-        value = ref["time"] / ours["time"] if ours and ref else None
-        check(f"{case}, speed-up over NumPy", value, 5, "x", below=False)
+    # The issue's augmentation target is flip + translate together (one gather_augment call);
+    # the single-kernel speed-ups are in the table.
+    case = "gather_augment 100 images"
+    ours, ref = _find(rows, case, "float32", OURS), _find(rows, case, "float32", "numpy")
+    value = ref["time"] / ours["time"] if ours and ref else None
+    check("augmentation (flip + translate, 100 images), speed-up over NumPy", value, 5, "x", False)
     for case, limit in (("baseline run", 5.0), ("improvements run", 20.0)):
         ours = _find(rows, case, "float32", OURS)
         check(f"{case} wall time", ours["time"] if ours else None, limit, " s", below=True)
@@ -150,10 +161,12 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def profile(data: dict[str, Any]) -> list[str]:
-    """Where a training step's time goes (from ``test_bench_profile``), per run."""
+    """Where a training step's time goes (from ``test_bench_profile``), per run, and the
+    run's lower bound: its matrix products at the machine's large-product float32 rate."""
     found = [b["extra_info"]["profile"] for b in data["benchmarks"] if "profile" in b["extra_info"]]
     if not found:
         return []
+    rate = matmul_rates(_rows(data)).get("float32")
     lines = [
         "## Where the time goes",
         "",
@@ -169,6 +182,7 @@ def profile(data: dict[str, Any]) -> list[str]:
             f"{p['probes']} evaluations of {_fmt_time(probe)} make about "
             f"{_fmt_time(estimate)}.",
             "",
+            *_floor(p, rate),
             "| part | per step | share |",
             "|---|---:|---:|",
         ]
@@ -178,6 +192,23 @@ def profile(data: dict[str, Any]) -> list[str]:
             lines.append(f"| {label} | {_fmt_time(seconds)} | {seconds / step:.0%} |")
         lines.append("")
     return lines
+
+
+def _floor(p: dict[str, Any], rate: float | None) -> list[str]:
+    """The run's matrix-product work, the rate its step reached and the time it needs."""
+    products = p["parts"].get(MATMUL_PART)
+    if rate is None or "step_flops" not in p or not products:
+        return []
+    flops = p["steps"] * p["step_flops"] + p["probes"] * p["probe_flops"]
+    step_rate = p["step_flops"] / products
+    return [
+        f"Its matrix products are {flops / 1e12:.2f} TFLOP; at the 2048² float32 product "
+        f"rate of this run ({rate / 1e9:.0f} GFLOP/s) they alone need {_fmt_time(flops / rate)}. "
+        f"The step's products, (100 x 3072) by (3072 x m) and its transpose, ran at "
+        f"{step_rate / 1e9:.0f} GFLOP/s ({step_rate / rate:.0%} of that rate), which makes "
+        f"{_fmt_time(flops / step_rate)}.",
+        "",
+    ]
 
 
 def machine(data: dict[str, Any]) -> str:

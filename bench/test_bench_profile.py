@@ -13,8 +13,9 @@ import pstats
 import time
 from typing import Any
 
+from bench.report import MATMUL_PART
 from bench.test_bench_runs import RUNS, require_real_data, run_config
-from bench.workloads import QUICK
+from bench.workloads import QUICK, forward_flops, step_flops
 from handprop.train import TrainState, initial_params, load_data, make_step
 from handprop.train.loop import make_probe
 
@@ -22,12 +23,13 @@ PROFILED_STEPS = 20 if QUICK else 600
 #: Profile parts: (label, module file suffix, function names); the rest of the step is
 #: "Python and NumPy glue".
 PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("matrix products (BLAS)", "nn/layers.py", ("affine_forward", "affine_backward")),
+    (MATMUL_PART, "nn/layers.py", ("affine_forward", "affine_backward")),
     ("fused SGD + L2 update", "kernels/sgd.py", ("_sgd_l2_update",)),
-    ("augmentation (draw, gather)", "kernels/augment.py", ("draw_augmentation", "_augment")),
+    ("batch gather (+ augmentation)", "train/loop.py", ("gather_batch",)),
+    ("augmentation draws", "kernels/augment.py", ("draw_augmentation",)),
+    ("random generators", "train/state.py", ("stream",)),
     ("dropout masks", "kernels/dropout.py", ("dropout_mask",)),
-    ("softmax cross-entropy", "nn/layers.py", ("softmax_cross_entropy_forward",
-                                                "softmax_cross_entropy_backward")),
+    ("softmax cross-entropy", "kernels/softmax.py", ("softmax_xent",)),
     ("ReLU kernels", "kernels/relu.py", ("relu_forward", "relu_backward")),
 )  # fmt: skip
 
@@ -59,7 +61,11 @@ def profile_steps(name: str) -> dict[str, Any]:
     start = time.perf_counter()
     probe(state.params, 0)
     n = len(data.train.y)
+    (hidden,) = config.hidden
+    probe_rows = (min(config.train_eval_size, n) or n) + len(data.val.y)
     return {
+        "step_flops": step_flops(hidden),
+        "probe_flops": forward_flops(hidden, probe_rows),
         "step_seconds": total,
         "parts": parts,
         "probe_seconds": time.perf_counter() - start,

@@ -2,7 +2,8 @@
 
 ``baseline``: m = 50, three cycles, 5,880 steps, evaluation every 196 steps.
 ``wide_flip_translate_dropout``: the improvements run (m = 256, flip, translate, dropout).
-Quick mode shortens both to a few steps on 500 images.
+Each is timed twice (the less disturbed run counts); quick mode shortens both to a few
+steps on 500 images.
 """
 
 from __future__ import annotations
@@ -47,4 +48,4 @@ def test_bench_run(measure: Measure, case: str, impl: str) -> None:
     data = load_data(config)
     fn = _handprop_run if impl == "handprop" else torch_train
     fn(config.with_overrides(QUICK_OVERRIDES), data)  # warm-up: JIT, thread pools
-    measure(fn, config, data, case=case, impl=impl, dtype=config.dtype, rounds=1)
+    measure(fn, config, data, case=case, impl=impl, dtype=config.dtype, rounds=2)

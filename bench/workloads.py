@@ -63,6 +63,11 @@ def step_flops(hidden: int, n: int = BATCH, d: int = D_IN, k: int = N_CLASSES) -
     return 2.0 * n * hidden * (2 * d + 3 * k)
 
 
+def forward_flops(hidden: int, n: int, d: int = D_IN, k: int = N_CLASSES) -> float:
+    """Matrix-multiply FLOPs of a two-layer forward pass over ``n`` images (an evaluation)."""
+    return 2.0 * n * hidden * (d + k)
+
+
 def synthetic_pool(dtype: str, n: int = POOL, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Normalised-looking images ``(n, 3072)`` and labels ``(n,)``."""
     rng = np.random.default_rng(seed)

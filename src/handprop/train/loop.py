@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from handprop.data import Dataset, Splits
 from handprop.errors import ConfigError
-from handprop.kernels.augment import draw_augmentation, gather_augment
+from handprop.kernels.augment import Augmentation, Fill, draw_augmentation, gather_augment
 from handprop.kernels.dropout import dropout_mask
 from handprop.kernels.sgd import sgd_l2_update
 from handprop.nn.network import cross_entropy_and_gradients, evaluate
@@ -75,6 +75,13 @@ def sgd_l2_step(params: Params, grads: Grads, eta: float, lam: float) -> tuple[P
     return Params(layers), lam * squares
 
 
+def gather_batch(
+    X: np.ndarray, idx: np.ndarray, aug: Augmentation | None, fill: Fill
+) -> np.ndarray:
+    """The batch's images ``X[idx]`` (n, d), augmented by ``aug`` if given (one pass)."""
+    return X[idx] if aug is None else gather_augment(X, idx, aug, fill)
+
+
 def make_step(config: TrainConfig, train: Dataset) -> Step:
     """The pure update ``step(state, t) -> state`` for ``config`` on ``train``.
 
@@ -112,7 +119,7 @@ def make_step(config: TrainConfig, train: Dataset) -> Step:
                 aug = draw(rng, batch)
             if rate:
                 masks = [dropout_mask(rng, s, rate, dtype) for s in mask_shapes]
-        Xb = X[idx] if aug is None else gather_augment(X, idx, aug, fill)
+        Xb = gather_batch(X, idx, aug, fill)
         loss, grads = cross_entropy_and_gradients(state.params, Xb, y[idx], 0.0, masks)
         params, penalty = sgd_l2_step(state.params, grads, schedule(t), lam)
         return TrainState(params, t + 1, perm, epoch, loss, loss + penalty)
