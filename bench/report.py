@@ -166,7 +166,9 @@ def profile(data: dict[str, Any]) -> list[str]:
     found = [b["extra_info"]["profile"] for b in data["benchmarks"] if "profile" in b["extra_info"]]
     if not found:
         return []
-    rate = matmul_rates(_rows(data)).get("float32")
+    rows = _rows(data)
+    rate = matmul_rates(rows).get("float32")
+    product = next((r["case"] for r in rows if r["case"].startswith("matmul")), "matmul")
     lines = [
         "## Where the time goes",
         "",
@@ -182,7 +184,7 @@ def profile(data: dict[str, Any]) -> list[str]:
             f"{p['probes']} evaluations of {_fmt_time(probe)} make about "
             f"{_fmt_time(estimate)}.",
             "",
-            *_floor(p, rate),
+            *_floor(p, rate, product),
             "| part | per step | share |",
             "|---|---:|---:|",
         ]
@@ -194,7 +196,7 @@ def profile(data: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _floor(p: dict[str, Any], rate: float | None) -> list[str]:
+def _floor(p: dict[str, Any], rate: float | None, product: str) -> list[str]:
     """The run's matrix-product work, the rate its step reached and the time it needs."""
     products = p["parts"].get(MATMUL_PART)
     if rate is None or "step_flops" not in p or not products:
@@ -202,7 +204,7 @@ def _floor(p: dict[str, Any], rate: float | None) -> list[str]:
     flops = p["steps"] * p["step_flops"] + p["probes"] * p["probe_flops"]
     step_rate = p["step_flops"] / products
     return [
-        f"Its matrix products are {flops / 1e12:.2f} TFLOP; at the 2048² float32 product "
+        f"Its matrix products are {flops / 1e9:,.0f} GFLOP; at the float32 {product} "
         f"rate of this run ({rate / 1e9:.0f} GFLOP/s) they alone need {_fmt_time(flops / rate)}. "
         f"The step's products, (100 x 3072) by (3072 x m) and its transpose, ran at "
         f"{step_rate / 1e9:.0f} GFLOP/s ({step_rate / rate:.0%} of that rate), which makes "
