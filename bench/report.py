@@ -160,15 +160,15 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def profile(data: dict[str, Any]) -> list[str]:
+def profile(data: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
     """Where a training step's time goes (from ``test_bench_profile``), per run, and the
     run's lower bound: its matrix products at the machine's large-product float32 rate."""
     found = [b["extra_info"]["profile"] for b in data["benchmarks"] if "profile" in b["extra_info"]]
     if not found:
         return []
-    rows = _rows(data)
-    rate = matmul_rates(rows).get("float32")
-    product = next((r["case"] for r in rows if r["case"].startswith("matmul")), "matmul")
+    square = next(
+        (r for r in rows if r["case"].startswith("matmul") and r["dtype"] == "float32"), None
+    )
     lines = [
         "## Where the time goes",
         "",
@@ -184,7 +184,7 @@ def profile(data: dict[str, Any]) -> list[str]:
             f"{p['probes']} evaluations of {_fmt_time(probe)} make about "
             f"{_fmt_time(estimate)}.",
             "",
-            *_floor(p, rate, product),
+            *_floor(p, square),
             "| part | per step | share |",
             "|---|---:|---:|",
         ]
@@ -196,11 +196,13 @@ def profile(data: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _floor(p: dict[str, Any], rate: float | None, product: str) -> list[str]:
-    """The run's matrix-product work, the rate its step reached and the time it needs."""
+def _floor(p: dict[str, Any], square: dict[str, Any] | None) -> list[str]:
+    """The run's matrix-product work, the rate its step reached and the time it needs,
+    against the ``square`` float32 product of the same run."""
     products = p["parts"].get(MATMUL_PART)
-    if rate is None or "step_flops" not in p or not products:
+    if square is None or "step_flops" not in p or not products:
         return []
+    rate, product = square["flops"] / square["time"], square["case"]
     flops = p["steps"] * p["step_flops"] + p["probes"] * p["probe_flops"]
     step_rate = p["step_flops"] / products
     return [
@@ -242,7 +244,7 @@ def render(data: dict[str, Any]) -> str:
     if quick:
         lines += ["", "**Quick mode: one round on tiny sizes — these numbers mean nothing.**"]
     lines += ["", *table(rows), "", "## Targets (issue 5)", "", *targets(rows), ""]
-    lines += profile(data)
+    lines += profile(data, rows)
     return "\n".join(lines)
 
 
