@@ -1,35 +1,78 @@
-"""handprop: fully connected CIFAR-10 classifiers with hand-written, verified backpropagation."""
+"""handprop: fully connected CIFAR-10 classifiers with hand-written, verified backpropagation.
 
-from handprop.data import (
-    Dataset,
-    Normalizer,
-    Splits,
-    load_cifar10,
-    make_splits,
-    normalize,
-)
-from handprop.errors import ConfigError, DataError
-from handprop.nn import (
-    Grads,
-    Layer,
-    Params,
-    accuracy,
-    cost,
-    evaluate,
-    gradients,
-    init_params,
-    predict,
-)
-from handprop.search import Dimension, Space, Stage, search
-from handprop.train import (
-    TrainConfig,
-    TrainResult,
-    initial_params,
-    load_config,
-    load_data,
-    run_experiment,
-    train,
-)
+The names below load on first use, so ``python -m handprop`` starts (and takes Ctrl-C
+as a message) before NumPy, Numba and Matplotlib are imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from handprop.data import (
+        Dataset,
+        Normalizer,
+        Splits,
+        load_cifar10,
+        make_splits,
+        normalize,
+    )
+    from handprop.errors import ConfigError, DataError
+    from handprop.nn import (
+        Grads,
+        Layer,
+        Params,
+        accuracy,
+        cost,
+        evaluate,
+        gradients,
+        init_params,
+        predict,
+    )
+    from handprop.search import Dimension, Space, Stage, search
+    from handprop.train import (
+        TrainConfig,
+        TrainResult,
+        initial_params,
+        load_config,
+        load_data,
+        run_experiment,
+        train,
+    )
+
+_HOMES: dict[str, str] = {
+    "Dataset": "handprop.data",
+    "Normalizer": "handprop.data",
+    "Splits": "handprop.data",
+    "load_cifar10": "handprop.data",
+    "make_splits": "handprop.data",
+    "normalize": "handprop.data",
+    "ConfigError": "handprop.errors",
+    "DataError": "handprop.errors",
+    "Grads": "handprop.nn",
+    "Layer": "handprop.nn",
+    "Params": "handprop.nn",
+    "accuracy": "handprop.nn",
+    "cost": "handprop.nn",
+    "evaluate": "handprop.nn",
+    "gradients": "handprop.nn",
+    "init_params": "handprop.nn",
+    "predict": "handprop.nn",
+    "Dimension": "handprop.search",
+    "Space": "handprop.search",
+    "Stage": "handprop.search",
+    "search": "handprop.search",
+    "TrainConfig": "handprop.train",
+    "TrainResult": "handprop.train",
+    "initial_params": "handprop.train",
+    "load_config": "handprop.train",
+    "load_data": "handprop.train",
+    "run_experiment": "handprop.train",
+    "train": "handprop.train",
+}
 
 __version__ = "0.1.0"
 
@@ -64,3 +107,23 @@ __all__ = [
     "search",
     "train",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'handprop' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value
+    return value
+
+
+class _Package(types.ModuleType):
+    """Keeps the functions ``train`` and ``search`` from being shadowed by the subpackages
+    of the same names when those are imported (as the eager imports did)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not (name in _HOMES and isinstance(value, types.ModuleType)):
+            super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from handprop.atomic import replace_atomic
 from handprop.errors import ConfigError
 
 FORMATS: tuple[str, ...] = ("png", "pdf")
@@ -153,13 +154,9 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
     if fmt not in FORMATS:
         raise ConfigError(f"figure path must end in .png or .pdf; got {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        fig.savefig(tmp, format=fmt, dpi=DPI, metadata=_metadata(fmt))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return replace_atomic(
+        path, lambda f: fig.savefig(f, format=fmt, dpi=DPI, metadata=_metadata(fmt))
+    )
 
 
 def _metadata(fmt: str) -> dict[str, str | None]:

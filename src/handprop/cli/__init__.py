@@ -40,18 +40,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error(err: OSError) -> str:
+    """``"No space left on device: runs/x/params.npz"``: an OSError in one line."""
+    where = f": {err.filename}" if err.filename else ""
+    return f"{err.strerror or err}{where}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.data:
-        os.environ["HANDPROP_DATA"] = os.path.abspath(args.data)
+    """Run one subcommand; expected failures print one line and return 2, Ctrl-C 130."""
+    command = "handprop"
     try:
+        args = build_parser().parse_args(argv)
+        command = f"handprop {args.command}"
+        if args.data:
+            os.environ["HANDPROP_DATA"] = os.path.abspath(args.data)
         return int(args.func(args) or 0)
     except HandpropError as err:
-        print(f"handprop {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        print(f"{command}: error: {err}", file=sys.stderr)
+    except OSError as err:
+        print(f"{command}: error: {_os_error(err)}", file=sys.stderr)
+    except MemoryError:
+        print(f"{command}: error: out of memory", file=sys.stderr)
     except KeyboardInterrupt:
-        print(f"handprop {args.command}: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
+    return 2
 
 
 if __name__ == "__main__":

@@ -25,16 +25,17 @@ def run(args: argparse.Namespace) -> int:
     from handprop.nn.network import evaluate
     from handprop.train.config import load_config
     from handprop.train.data import load_data
-    from handprop.train.rundir import CONFIG_FILE, PARAMS_FILE, load_params
+    from handprop.train.params_file import D_IN, N_CLASSES, load_params
+    from handprop.train.rundir import CONFIG_FILE, PARAMS_FILE
 
     folder: Path = args.run_dir
     for name in (CONFIG_FILE, PARAMS_FILE):
         if not (folder / name).is_file():
             raise ConfigError(f"{folder} is not a finished run folder: {name} is missing")
     config = load_config(folder / CONFIG_FILE)
-    params = load_params(folder / PARAMS_FILE)
+    params = load_params(folder / PARAMS_FILE, (D_IN, *config.hidden, N_CLASSES), config.dtype)
     data = load_data(config)
     for split, ds in (("validation", data.val), ("test", data.test)):
-        result = evaluate(params.astype(ds.dtype), ds.X, ds.y)
+        result = evaluate(params, ds.X, ds.y)
         print(f"{split}: accuracy {100 * result.accuracy:.2f} %  loss {result.loss:.4f}")
     return 0

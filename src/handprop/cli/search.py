@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from handprop.lock import folder_lock
 from handprop.search import SearchResult, load_search_spec, search_spec, write_comparison
+from handprop.train.rundir import run_folder
 
 DEFAULT_CONFIG = "search_lambda"
 DEFAULT_AUGMENTED = "search_lambda_augmented"
@@ -75,13 +77,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _search(args: argparse.Namespace, config: str, out: Path | None) -> SearchResult:
     spec = load_search_spec(config)
-    return search_spec(
-        spec,
-        out_dir=out or Path("runs") / "search" / spec.name,
-        overrides=args.set,
-        final=args.final,
-        workers=args.workers,
-        threads=args.threads,
-        scheduler=args.scheduler,
-        log=lambda line: print(line, file=sys.stderr, flush=True),
-    )
+    out_dir = out or run_folder(Path("runs") / "search", spec.name)
+    with folder_lock(out_dir, "search folder"):
+        return search_spec(
+            spec,
+            out_dir=out_dir,
+            overrides=args.set,
+            final=args.final,
+            workers=args.workers,
+            threads=args.threads,
+            scheduler=args.scheduler,
+            log=lambda line: print(line, file=sys.stderr, flush=True),
+        )

@@ -43,10 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from handprop.train.rundir import run_experiment
+    from handprop.train.rundir import run_experiment, run_folder
 
     config = load_config(args.config).with_overrides(args.set)
-    out = args.out or DEFAULT_ROOT / (config.name or "run")
+    out = args.out or run_folder(DEFAULT_ROOT, config.name)
     summary = run_experiment(
         config,
         out,

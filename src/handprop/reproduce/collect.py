@@ -6,13 +6,14 @@ tables and macros built from a partial folder say "n/a" instead of failing.
 
 from __future__ import annotations
 
-import json
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from handprop.atomic import read_json, read_json_object
+from handprop.errors import DataError
 from handprop.reproduce.catalogue import EXPERIMENTS, Experiment
 from handprop.reproduce.machine import describe_data, describe_machine
 from handprop.reproduce.runner import SUITE_FILE, experiment_dir, read_metrics
@@ -30,7 +31,7 @@ class Finished:
     def json(self, name: str) -> Any:
         """A JSON file of the folder, or None if absent."""
         path = self.folder / name
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        return read_json(path) if path.is_file() else None
 
 
 @attrs.frozen
@@ -52,10 +53,13 @@ class Collected:
 def _config(folder: Path) -> dict[str, Any]:
     path = folder / "config.toml"
     if path.is_file():
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        try:
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise DataError(f"config {path} is unreadable ({err}); delete or restore it") from None
     definition = folder / "search.json"
     if definition.is_file():
-        return dict(json.loads(definition.read_text(encoding="utf-8")).get("base_config", {}))
+        return dict(read_json_object(definition, "search definition").get("base_config", {}))
     return {}
 
 
@@ -63,7 +67,7 @@ def collect(out_dir: str | Path) -> Collected:
     """Everything finished in ``out_dir`` (see :mod:`handprop.reproduce.runner`)."""
     out = Path(out_dir)
     state_path = out / SUITE_FILE
-    state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.is_file() else {}
+    state = read_json_object(state_path, "suite file") if state_path.is_file() else {}
     finished = {}
     for experiment in EXPERIMENTS:
         folder = experiment_dir(out, experiment)

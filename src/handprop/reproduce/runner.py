@@ -14,7 +14,6 @@ resumed from its checkpoint. ``force`` deletes the experiment's folder first.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import time
@@ -24,7 +23,9 @@ from typing import Any
 
 import attrs
 
+from handprop.atomic import read_json_object, write_json_atomic, write_text_atomic
 from handprop.errors import ConfigError
+from handprop.lock import folder_lock
 from handprop.reproduce.catalogue import FOLDERS, SUITES, Experiment, select
 from handprop.reproduce.machine import describe_data, describe_machine
 
@@ -62,14 +63,12 @@ def experiment_dir(out_dir: Path, experiment: Experiment) -> Path:
 def read_metrics(folder: Path) -> dict[str, Any] | None:
     """The folder's ``metrics.json``, or None if the experiment has not finished."""
     path = folder / METRICS_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return read_json_object(path, "metrics file") if path.is_file() else None
 
 
 def write_json(path: Path, value: Any) -> None:
     """Write ``value`` as JSON atomically (temporary file, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json_atomic(path, value)
 
 
 def smoke_overrides(config: Any) -> list[str]:
@@ -145,7 +144,7 @@ def run_gradcheck(
     rows = gradcheck.gradcheck_table(cases, X, y, fd_coords=fd_coords)
     folder.mkdir(parents=True, exist_ok=True)
     settings = {"n_rows": n_rows, "fd_coords": fd_coords}
-    (folder / "gradcheck.json").write_text(gradcheck.to_json(rows, **settings), encoding="utf-8")
+    write_text_atomic(folder / "gradcheck.json", gradcheck.to_json(rows, **settings))
     metrics = {
         "status": "completed" if not gradcheck.failures(rows) else "failed",
         "failures": gradcheck.failures(rows),
@@ -171,13 +170,13 @@ def claim(out_dir: Path, suite: str, *, force: bool) -> dict[str, Any]:
     if suite not in SUITES:
         raise ConfigError(f"suite must be one of {', '.join(SUITES)}; got {suite!r}")
     path = out_dir / SUITE_FILE
-    state = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-    if state is not None and state["suite"] != suite and not force:
+    state = read_json_object(path, "suite file") if path.is_file() else None
+    if state is not None and state.get("suite") != suite and not force:
         raise ConfigError(
             f"{out_dir} holds results of the {state['suite']} suite; pass --force to replace "
             f"them or choose another --out folder"
         )
-    if state is None or state["suite"] != suite:
+    if state is None or state.get("suite") != suite:
         for sub in FOLDERS.values():  # results of another suite must not mix with this one
             shutil.rmtree(out_dir / sub, ignore_errors=True)
         state = {"suite": suite, "times": {}}
@@ -211,6 +210,18 @@ def run_all(
     """
     out = Path(out_dir)
     experiments = select(only)
+    with folder_lock(out, "results folder"):
+        return _run_locked(out, experiments, suite, force, progress, log)
+
+
+def _run_locked(
+    out: Path,
+    experiments: Sequence[Experiment],
+    suite: str,
+    force: bool,
+    progress: bool,
+    log: Log,
+) -> dict[str, dict[str, Any]]:
     state = claim(out, suite, force=force)
     results: dict[str, dict[str, Any]] = {}
     measured = False

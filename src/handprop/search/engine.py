@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 import cattrs
 
+from handprop.atomic import read_json, write_json_atomic
 from handprop.errors import ConfigError, HandpropError
 from handprop.search.executor import open_executor
 from handprop.search.report import write_report
@@ -165,15 +166,13 @@ def _claim_folder(
     )
     path = out_dir / "search.json"
     if path.exists():
-        if json.loads(path.read_text()) != definition:
+        if read_json(path, "search definition") != definition:
             raise ConfigError(
                 f"{out_dir} holds a different search (see {path}); choose another --out folder"
             )
         return
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(definition, indent=2) + "\n")
-    tmp.replace(path)
+    write_json_atomic(path, definition, indent=2)
 
 
 def _values_text(values: Values) -> str:

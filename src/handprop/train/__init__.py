@@ -12,7 +12,8 @@ from handprop.train.config import (
 from handprop.train.data import initial_params, load_data
 from handprop.train.history import History, HistoryRow
 from handprop.train.loop import make_step, sgd_update, train
-from handprop.train.rundir import RunSummary, load_params, run_experiment, save_params
+from handprop.train.params_file import load_params, save_params
+from handprop.train.rundir import RunSummary, run_experiment
 from handprop.train.state import TrainResult, TrainState
 
 __all__ = [

@@ -10,18 +10,17 @@ checkpoint intact.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import attrs
-import numpy as np
 
+from handprop.atomic import remove_temporaries, save_npz_atomic, write_json_atomic
 from handprop.errors import DataError
 from handprop.nn.params import Params
 from handprop.train.history import History
+from handprop.train.params_file import load_params
 
 CHECKPOINT_JSON = "checkpoint.json"
 FORMAT = 1
@@ -38,26 +37,14 @@ class Checkpoint:
     wall_time: float
 
 
-def _write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_checkpoint(directory: str | Path, checkpoint: Checkpoint) -> None:
     """Write ``checkpoint`` into ``directory`` atomically and drop older parameter files."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     params_name = f"params-{checkpoint.step:08d}.npz"
+    previous = _params_file(folder)
     arrays: dict[str, Any] = dict(checkpoint.params.arrays())
-    _write_atomic(folder / params_name, lambda f: np.savez(f, **arrays))
+    save_npz_atomic(folder / params_name, arrays)
     meta = {
         "format": FORMAT,
         "step": checkpoint.step,
@@ -66,17 +53,39 @@ def save_checkpoint(directory: str | Path, checkpoint: Checkpoint) -> None:
         "config": checkpoint.config,
         "history": checkpoint.history.to_json(),
     }
-    text = json.dumps(meta, indent=1).encode()
-    _write_atomic(folder / CHECKPOINT_JSON, lambda f: f.write(text))
-    for old in folder.glob("params-*.npz"):
-        if old.name != params_name:
-            old.unlink(missing_ok=True)
+    write_json_atomic(folder / CHECKPOINT_JSON, meta)
+    if previous and previous != params_name:
+        (folder / previous).unlink(missing_ok=True)
 
 
-def load_checkpoint(directory: str | Path) -> Checkpoint | None:
+def _params_file(folder: Path) -> str | None:
+    """The parameter file named by the folder's current checkpoint (None if unreadable)."""
+    try:
+        name = json.loads((folder / CHECKPOINT_JSON).read_text(encoding="utf-8"))["params_file"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return name if isinstance(name, str) and name == Path(name).name else None
+
+
+def prune_checkpoint(directory: str | Path) -> None:
+    """Remove what a killed writer left in ``directory``: temporary files and parameter
+    files the checkpoint does not name. Call only while holding the run folder's lock."""
+    folder = Path(directory)
+    remove_temporaries(folder)
+    current = _params_file(folder)
+    for path in folder.glob("params-*.npz"):
+        if path.name != current:
+            path.unlink(missing_ok=True)
+
+
+def load_checkpoint(
+    directory: str | Path, sizes: Sequence[int] | None = None, dtype: Any = None
+) -> Checkpoint | None:
     """The checkpoint in ``directory``, or None if there is none.
 
-    Raises :class:`DataError` if the files are unreadable or inconsistent.
+    ``sizes`` and ``dtype`` are the network's layer sizes and dtype, checked before the
+    parameters are read (see :func:`~handprop.train.params_file.load_params`). Raises
+    :class:`DataError` if the files are unreadable or inconsistent.
     """
     folder = Path(directory)
     meta_path = folder / CHECKPOINT_JSON
@@ -85,10 +94,13 @@ def load_checkpoint(directory: str | Path) -> Checkpoint | None:
     remedy = f"delete {folder} to start the run afresh"
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError(f"{CHECKPOINT_JSON} holds a {type(meta).__name__}, not an object")
         if meta.get("format") != FORMAT:
             raise ValueError(f"unknown checkpoint format {meta.get('format')!r}")
-        with np.load(folder / meta["params_file"], allow_pickle=False) as npz:
-            params = Params.from_arrays({k: npz[k] for k in npz.files})
+        if str(meta["params_file"]) != Path(meta["params_file"]).name:
+            raise ValueError(f"params_file {meta['params_file']!r} is not a file name")
+        params = load_params(folder / meta["params_file"], sizes, dtype)
         return Checkpoint(
             params=params,
             step=int(meta["step"]),
@@ -96,5 +108,5 @@ def load_checkpoint(directory: str | Path) -> Checkpoint | None:
             config=dict(meta["config"]),
             wall_time=float(meta["wall_time"]),
         )
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except (OSError, ValueError, KeyError, TypeError, DataError) as err:
         raise DataError(f"checkpoint in {folder} is unreadable ({err}); {remedy}") from None

@@ -272,7 +272,10 @@ def load_config(name_or_path: str | Path) -> TrainConfig:
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} does not exist")
-        text, stem = path.read_text(encoding="utf-8"), path.stem
+        try:
+            text, stem = path.read_text(encoding="utf-8"), path.stem
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"cannot read config file {str(path)!r}: {err}") from None
     else:
         resource = resources.files(CONFIG_PACKAGE) / f"{name_or_path}.toml"
         if not resource.is_file():

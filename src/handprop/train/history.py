@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
 from pathlib import Path
 from typing import Any
 
 import attrs
 import numpy as np
+
+from handprop.atomic import write_json_atomic, write_text_atomic
 
 #: Column order of :meth:`History.columns`, the CSV header and the JSON rows.
 COLUMNS: tuple[str, ...] = (
@@ -64,16 +66,31 @@ class History:
         }
 
     def to_json(self) -> list[dict[str, Any]]:
-        return [attrs.asdict(r) for r in self.rows]
+        """Rows as dicts; a non-finite value becomes ``None`` (JSON has no NaN/Infinity)."""
+        return [{k: _finite_or_none(v) for k, v in attrs.asdict(r).items()} for r in self.rows]
 
     @classmethod
     def from_json(cls, rows: list[dict[str, Any]]) -> History:
-        return cls(tuple(HistoryRow(**row) for row in rows))
+        """Inverse of :meth:`to_json` (``None`` reads back as NaN)."""
+        return cls(
+            tuple(
+                HistoryRow(**{k: math.nan if v is None else v for k, v in r.items()}) for r in rows
+            )
+        )
 
     def save(self, json_path: str | Path, csv_path: str | Path) -> None:
-        """Write the rows as a JSON list and as CSV with a header."""
-        Path(json_path).write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
-        with Path(csv_path).open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(COLUMNS)
-            writer.writerows(attrs.astuple(r) for r in self.rows)
+        """Write the rows as a JSON list and as CSV with a header, each atomically."""
+        write_json_atomic(json_path, self.to_json())
+        text = io.StringIO(newline="")
+        writer = csv.writer(text)
+        writer.writerow(COLUMNS)
+        writer.writerows(attrs.astuple(r) for r in self.rows)
+        write_text_atomic(csv_path, text.getvalue())
+
+
+def _none_to_nan(value: Any) -> Any:
+    return math.nan if value is None else value
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None

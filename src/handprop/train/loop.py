@@ -173,7 +173,7 @@ def _check_inputs(params: Params, config: TrainConfig, data: Splits) -> None:
 def _restore(
     checkpoint_dir: Path, config: TrainConfig, params: Params
 ) -> tuple[TrainState, History, float] | None:
-    ckpt = load_checkpoint(checkpoint_dir)
+    ckpt = load_checkpoint(checkpoint_dir, params.sizes, params.dtype)
     if ckpt is None:
         return None
     current = config_to_dict(config)
@@ -186,8 +186,6 @@ def _restore(
         raise ConfigError(
             f"cannot resume from {checkpoint_dir}: config differs in {', '.join(changed)}"
         )
-    if ckpt.params.sizes != params.sizes or ckpt.params.dtype != params.dtype:
-        raise ConfigError(f"cannot resume from {checkpoint_dir}: parameter shapes differ")
     log.info("resuming from step %d in %s", ckpt.step, checkpoint_dir)
     return TrainState(ckpt.params, ckpt.step), ckpt.history, ckpt.wall_time
 

@@ -2,19 +2,20 @@
 
 Layout of ``out_dir``::
 
-    config.toml       the resolved config (written first)
+    config.toml       the resolved config (written first, once the inputs are valid)
     checkpoint/       while the run is unfinished (removed when it completes)
     history.json      evaluation rows (and history.csv)
     params.npz        final parameters (W1, b1, ...; only once the run completed)
-    metrics.json      status, test accuracy, best/final validation accuracy, wall time
     curves.png        cost, loss and accuracy for training and validation
     schedule.png      the learning-rate schedule
     weights.png       the first-layer weights as 32x32 colour images
+    metrics.json      status, test accuracy, best/final validation accuracy, wall time
+                      (written last: a "completed" status means every other file exists)
+    .lock             while a process works in the folder
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,20 +24,36 @@ from typing import Any
 import attrs
 import numpy as np
 
+from handprop.atomic import (
+    read_json_object,
+    remove_temporaries,
+    write_json_atomic,
+    write_text_atomic,
+)
 from handprop.data import Splits
 from handprop.errors import ConfigError, DataError
+from handprop.lock import folder_lock
 from handprop.nn.network import evaluate
-from handprop.nn.params import Params
-from handprop.train.config import TrainConfig, save_config
+from handprop.train.checkpoint import (
+    CHECKPOINT_JSON,
+    Checkpoint,
+    prune_checkpoint,
+    save_checkpoint,
+)
+from handprop.train.config import TrainConfig, config_to_dict, config_to_toml, load_config
 from handprop.train.data import initial_params, load_data
 from handprop.train.history import History
-from handprop.train.loop import train
+from handprop.train.loop import RESUMABLE_CHANGES, train
+from handprop.train.params_file import save_params
 from handprop.train.state import Status, TrainResult
 
 CONFIG_FILE = "config.toml"
 METRICS_FILE = "metrics.json"
 PARAMS_FILE = "params.npz"
 CHECKPOINT_DIR = "checkpoint"
+HISTORY_FILE = "history.json"
+#: Files whose presence means the folder holds a run's progress.
+PROGRESS_FILES = (METRICS_FILE, PARAMS_FILE, HISTORY_FILE, f"{CHECKPOINT_DIR}/{CHECKPOINT_JSON}")
 
 
 @attrs.frozen
@@ -50,21 +67,6 @@ class RunSummary:
     final_val_acc: float
     wall_time: float
     steps: int
-
-
-def save_params(params: Params, path: str | Path) -> None:
-    """Write ``W1, b1, ...`` to an ``.npz`` file."""
-    arrays: dict[str, Any] = dict(params.arrays())
-    np.savez(path, **arrays)
-
-
-def load_params(path: str | Path) -> Params:
-    """Parameters from an ``.npz`` written by :func:`save_params` (no pickle)."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return Params.from_arrays({k: npz[k] for k in npz.files})
-    except (OSError, ValueError) as err:
-        raise DataError(f"cannot read parameters from {path}: {err}") from None
 
 
 def _metrics(config: TrainConfig, result: TrainResult, test_acc: float | None) -> dict[str, Any]:
@@ -112,6 +114,89 @@ def _figures(
             figures.plot_weights(W1, out / f"weights.{fmt}", class_names=names)
 
 
+def run_folder(root: Path, name: str) -> Path:
+    """``root / name``; a name that is not a plain folder name is a :class:`ConfigError`."""
+    if not name:
+        return root / "run"
+    if Path(name).name != name or name in (".", "..") or "\\" in name or "\0" in name:
+        raise ConfigError(
+            f"name must be a plain folder name (no '/', '..' or absolute path), got {name!r}"
+        )
+    return root / name
+
+
+def _changed_keys(saved: TrainConfig, config: TrainConfig) -> list[str]:
+    old, new = config_to_dict(saved), config_to_dict(config)
+    return sorted(k for k in new if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
+
+
+def _check_folder(out: Path, config: TrainConfig, resume: bool) -> RunSummary | None:
+    """Refuse a folder we may not (re)use; the summary of a completed one we may report.
+
+    A folder without progress (no checkpoint, history, parameters or metrics: a start
+    that failed before training) is free to reuse. Nothing is written here.
+    """
+    progress = [n for n in PROGRESS_FILES if (out / n).exists()]
+    if not progress:
+        return None
+    if not resume:
+        raise ConfigError(
+            f"{out} already holds a run; pass resume to continue it, or choose another folder"
+        )
+    if (out / CONFIG_FILE).is_file():
+        try:
+            saved = load_config(out / CONFIG_FILE)
+        except ConfigError as err:
+            raise DataError(f"cannot resume {out}: {err}") from None
+        changed = _changed_keys(saved, config)
+        if changed:
+            raise ConfigError(
+                f"cannot resume {out}: its config differs in {', '.join(changed)}; "
+                f"choose another folder"
+            )
+    if (out / METRICS_FILE).exists():
+        metrics = read_json_object(out / METRICS_FILE, "metrics file")
+        if metrics.get("status") == "completed":
+            try:
+                return _summary(out, metrics)
+            except (KeyError, TypeError) as err:
+                raise DataError(f"metrics file {out / METRICS_FILE} lacks {err}") from None
+    return None
+
+
+def _finish(
+    out: Path, config: TrainConfig, result: TrainResult, data: Splits, figures: Sequence[str]
+) -> RunSummary:
+    """Write what follows training; ``metrics.json`` last, so that it is the completion.
+
+    A completed run first checkpoints its final step, so a kill during these writes is
+    resumed by redoing the writes, not the training.
+    """
+    completed = result.status == "completed"
+    finite = all(np.isfinite(a).all() for a in result.params.arrays().values())
+    if completed and finite:
+        wall = result.wall_time
+        point = Checkpoint(
+            result.params, result.steps, result.history, config_to_dict(config), wall
+        )
+        save_checkpoint(out / CHECKPOINT_DIR, point)
+    result.history.save(out / "history.json", out / "history.csv")
+    test_acc = None
+    if completed and finite:
+        save_params(result.params, out / PARAMS_FILE)
+        test_acc = evaluate(result.params, data.test.X, data.test.y).accuracy
+    if figures:
+        weights = result.params.layers[0].W if finite else None
+        _figures(
+            out, config, result.history, weights, len(data.train.y), data.train.class_names, figures
+        )
+    if completed:
+        shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
+    metrics = _metrics(config, result, test_acc)
+    write_json_atomic(out / METRICS_FILE, metrics)
+    return _summary(out, metrics)
+
+
 def run_experiment(
     config: TrainConfig,
     out_dir: str | Path,
@@ -124,44 +209,27 @@ def run_experiment(
     """Train ``config`` from its initial parameters and fill the run folder ``out_dir``.
 
     ``resume=True`` continues an interrupted run in ``out_dir`` (a finished run is
-    reported as it is); without it, a folder that already holds a run is refused
-    rather than overwritten.
+    reported as it is; a run of another config is refused); without it, a folder that
+    already holds a run is refused rather than overwritten. The folder is locked for
+    the whole call (:func:`~handprop.lock.folder_lock`); every file is written
+    atomically, ``metrics.json`` last.
     """
     out = Path(out_dir)
-    if (out / CONFIG_FILE).exists():
-        if not resume:
-            raise ConfigError(
-                f"{out} already holds a run; pass resume to continue it, or choose another folder"
-            )
-        if (out / METRICS_FILE).exists():
-            metrics = json.loads((out / METRICS_FILE).read_text(encoding="utf-8"))
-            if metrics["status"] == "completed":
-                return _summary(out, metrics)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(config, out / CONFIG_FILE)
-    data = load_data(config) if data is None else data
-    params = initial_params(config, data.train.X.shape[1], len(data.train.class_names))
-    result = train(
-        params,
-        config,
-        data=data,
-        progress=progress,
-        checkpoint_dir=out / CHECKPOINT_DIR,
-        resume=resume,
-    )
-    result.history.save(out / "history.json", out / "history.csv")
-    finite = all(np.isfinite(a).all() for a in result.params.arrays().values())
-    test_acc = None
-    if result.status == "completed" and finite:
-        save_params(result.params, out / PARAMS_FILE)
-        test_acc = evaluate(result.params, data.test.X, data.test.y).accuracy
-    metrics = _metrics(config, result, test_acc)
-    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
-    if figures:
-        weights = result.params.layers[0].W if finite else None
-        _figures(
-            out, config, result.history, weights, len(data.train.y), data.train.class_names, figures
+    with folder_lock(out):
+        remove_temporaries(out)
+        prune_checkpoint(out / CHECKPOINT_DIR)
+        done = _check_folder(out, config, resume)
+        if done is not None:
+            return done
+        data = load_data(config) if data is None else data
+        params = initial_params(config, data.train.X.shape[1], len(data.train.class_names))
+        write_text_atomic(out / CONFIG_FILE, config_to_toml(config))
+        result = train(
+            params,
+            config,
+            data=data,
+            progress=progress,
+            checkpoint_dir=out / CHECKPOINT_DIR,
+            resume=resume,
         )
-    if result.status == "completed":
-        shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
-    return _summary(out, metrics)
+        return _finish(out, config, result, data, figures)
