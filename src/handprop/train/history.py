@@ -72,11 +72,7 @@ class History:
     @classmethod
     def from_json(cls, rows: list[dict[str, Any]]) -> History:
         """Inverse of :meth:`to_json` (``None`` reads back as NaN)."""
-        return cls(
-            tuple(
-                HistoryRow(**{k: math.nan if v is None else v for k, v in r.items()}) for r in rows
-            )
-        )
+        return cls(tuple(HistoryRow(**_nan_for_none(row)) for row in rows))
 
     def save(self, json_path: str | Path, csv_path: str | Path) -> None:
         """Write the rows as a JSON list and as CSV with a header, each atomically."""
@@ -90,6 +86,10 @@ class History:
 
 def _none_to_nan(value: Any) -> Any:
     return math.nan if value is None else value
+
+
+def _nan_for_none(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: math.nan if v is None else v for k, v in row.items()}
 
 
 def _finite_or_none(value: float) -> float | None:
