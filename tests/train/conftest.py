@@ -17,3 +17,11 @@ def splits32() -> Splits:
 @pytest.fixture(scope="session")
 def splits64() -> Splits:
     return synthetic_splits(dtype=np.float64)
+
+
+@pytest.fixture
+def fake_data(monkeypatch, splits32):
+    """``load_data`` returns the synthetic splits (the CLI loads data by config)."""
+    from handprop.train import data as data_module
+
+    monkeypatch.setattr(data_module, "_splits", lambda *args: splits32)

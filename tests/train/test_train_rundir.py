@@ -13,7 +13,6 @@ from handprop.errors import ConfigError
 from handprop.nn import params_equal
 from handprop.nn.network import evaluate
 from handprop.train import TrainConfig, load_config, load_params, run_experiment
-from handprop.train import data as data_module
 
 CONFIG = TrainConfig(hidden=(16,), n_s=3, n_cycles=1, eval_every=2, lam=1e-3, name="tiny")
 
@@ -65,12 +64,6 @@ def test_diverged_run_writes_history_and_metrics_but_no_params(splits32, tmp_pat
     assert metrics["diverged_step"] == summary.steps
     assert not (tmp_path / "params.npz").exists()
     assert (tmp_path / "history.json").exists()
-
-
-@pytest.fixture
-def fake_data(monkeypatch, splits32):
-    """``load_data`` returns the synthetic splits (the CLI loads data by config)."""
-    monkeypatch.setattr(data_module, "_splits", lambda *args: splits32)
 
 
 def test_cli_train_and_evaluate(fake_data, tmp_path, capsys):
