@@ -34,10 +34,10 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path, delay):
 
 def test_damaged_reproduce_files_are_data_errors(tmp_path):
     (tmp_path / "metrics.json").write_text('{"status": "comp')
-    with pytest.raises(DataError, match="metrics file .* is unreadable"):
+    with pytest.raises(DataError, match=r"metrics file .* is unreadable"):
         read_metrics(tmp_path)
     (tmp_path / "suite.json").write_text("[]")
-    with pytest.raises(DataError, match="suite file .* must hold a JSON object"):
+    with pytest.raises(DataError, match=r"suite file .* must hold a JSON object"):
         claim(tmp_path, "smoke", force=False)
     with pytest.raises(DataError, match="suite file"):
         collect(tmp_path)

@@ -150,11 +150,12 @@ def test_metrics_are_written_after_everything_else(splits32, tmp_path, monkeypat
     run_experiment(config, tmp_path / "run", data=splits32, progress=False)
     assert written[-1] == "metrics.json" and written.count("metrics.json") == 1
     assert {"curves.png", "weights.png", "params.npz", "history.json"} <= set(written)
-    names = sorted(p.name for p in (tmp_path / "run").iterdir())
-    assert names == sorted(
-        ["config.toml", "history.json", "history.csv", "params.npz", "metrics.json"]
-        + ["curves.png", "schedule.png", "weights.png"]
-    )
+    names = {p.name for p in (tmp_path / "run").iterdir()}
+    assert names == {"config.toml", "history.json", "history.csv", "params.npz", "metrics.json"} | {
+        "curves.png",
+        "schedule.png",
+        "weights.png",
+    }
 
 
 # 5 and 6. resume with another config, failed starts ----------------------------------

@@ -7,6 +7,7 @@ import itertools
 import sys
 from pathlib import Path
 
+from handprop.atomic import write_text_atomic
 from handprop.errors import ConfigError
 
 NETWORKS: dict[str, tuple[int, ...]] = {"one-layer": (), "two-layer": (50,)}
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"Gradient check, float64, {source}, seed {args.seed}:")
     print(gradcheck.to_text(rows))
     if args.latex:
-        args.latex.write_text(gradcheck.to_latex(rows) + "\n", encoding="utf-8")
+        write_text_atomic(args.latex, gradcheck.to_latex(rows) + "\n")
     if args.json:
         settings = {
             "data": "cifar10" if args.real else "random",
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             "fd_coords": args.fd_coords,
             "seed": args.seed,
         }
-        args.json.write_text(gradcheck.to_json(rows, **settings) + "\n", encoding="utf-8")
+        write_text_atomic(args.json, gradcheck.to_json(rows, **settings) + "\n")
     problems = gradcheck.failures(rows)
     for message in problems:
         print(f"handprop gradcheck: FAILED {message}", file=sys.stderr)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from handprop.atomic import write_text_atomic
 from handprop.figures import save_figure
 from handprop.reproduce import latex, seeds
 from handprop.reproduce.catalogue import EXPERIMENTS, IMPROVEMENTS, ONE_LAYER
@@ -156,12 +157,12 @@ def write_outputs(out_dir: str | Path) -> Collected:
     plot_lambda_comparison(results, out / "figures")
     tex = out / "latex"
     tex.mkdir(parents=True, exist_ok=True)
-    (tex / "macros.tex").write_text(
-        latex.macros_tex(latex.all_values(results, machine, data)), encoding="utf-8"
+    write_text_atomic(
+        tex / "macros.tex", latex.macros_tex(latex.all_values(results, machine, data))
     )
     for stem, text in latex.tables(results).items():
-        (tex / f"{stem}.tex").write_text(text, encoding="utf-8")
-    (out / "results.md").write_text(results_markdown(results, machine, data), encoding="utf-8")
+        write_text_atomic(tex / f"{stem}.tex", text)
+    write_text_atomic(out / "results.md", results_markdown(results, machine, data))
     return results
 
 

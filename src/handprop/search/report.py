@@ -7,12 +7,12 @@ x-axis on log-scaled dimensions, one marker per stage) and ``chosen.json``.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from handprop.atomic import replace_atomic, write_json_atomic, write_text_atomic
 from handprop.search.results import SearchResult, StageResult, TrialRecord, rank
 from handprop.search.space import Dimension, Space
 
@@ -39,10 +39,10 @@ def write_report(result: SearchResult, *, top: int = 5) -> dict[str, Path]:
         "plot": out / "val_acc.png",
         "chosen": out / "chosen.json",
     }
-    paths["markdown"].write_text(markdown_tables(result, top=top))
-    paths["latex"].write_text(latex_table(result, top=top))
+    write_text_atomic(paths["markdown"], markdown_tables(result, top=top))
+    write_text_atomic(paths["latex"], latex_table(result, top=top))
     plot_search(result, paths["plot"])
-    paths["chosen"].write_text(json.dumps(chosen_summary(result), indent=2) + "\n")
+    write_json_atomic(paths["chosen"], chosen_summary(result), indent=2)
     return paths
 
 
@@ -195,7 +195,7 @@ def plot_search(result: SearchResult, path: Path) -> None:
         ax.set_ylabel(f"{METRIC_TITLES[result.metric]} (%)")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")
-    fig.savefig(path, dpi=120)
+    replace_atomic(path, lambda f: fig.savefig(f, format="png", dpi=120))
 
 
 def write_comparison(results: Mapping[str, SearchResult], out_dir: Path) -> str:
@@ -227,6 +227,6 @@ def write_comparison(results: Mapping[str, SearchResult], out_dir: Path) -> str:
                     f"({'smaller' if b[name] < a[name] else 'not smaller'} with {labels[1]})."
                 )
     text = "\n".join(lines) + "\n"
-    (out_dir / "comparison.md").write_text(text)
-    (out_dir / "comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(out_dir / "comparison.md", text)
+    write_json_atomic(out_dir / "comparison.json", summary, indent=2)
     return text
