@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from handprop.train.rundir import run_experiment
 
     config = load_config(args.config).with_overrides(args.set)
-    out = args.out or DEFAULT_ROOT / (config.name or "run")
+    out = args.out or DEFAULT_ROOT / (config.run.name or "run")
     summary = run_experiment(
         config,
         out,
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     )
     test = "n/a" if summary.test_acc is None else f"{100 * summary.test_acc:.2f} %"
     print(
-        f"{config.name or 'run'}: {summary.status} after {summary.steps} steps | "
+        f"{config.run.name or 'run'}: {summary.status} after {summary.steps} steps | "
         f"wall time {summary.wall_time:.2f} s | test accuracy {test} | "
         f"best val accuracy {100 * summary.best_val_acc:.2f} % | run folder {out}"
     )

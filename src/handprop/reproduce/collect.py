@@ -16,11 +16,13 @@ import attrs
 from handprop.reproduce.catalogue import EXPERIMENTS, Experiment
 from handprop.reproduce.machine import describe_data, describe_machine
 from handprop.reproduce.runner import SUITE_FILE, experiment_dir, read_metrics
+from handprop.train.config import config_from_dict, config_to_flat
 
 
 @attrs.frozen
 class Finished:
-    """One finished experiment: its folder, ``metrics.json`` and (runs) resolved config."""
+    """One finished experiment: its folder, ``metrics.json`` and (runs) resolved config,
+    as the flat ``{bare key: value}`` view."""
 
     experiment: Experiment
     folder: Path
@@ -52,11 +54,12 @@ class Collected:
 def _config(folder: Path) -> dict[str, Any]:
     path = folder / "config.toml"
     if path.is_file():
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    definition = folder / "search.json"
-    if definition.is_file():
-        return dict(json.loads(definition.read_text(encoding="utf-8")).get("base_config", {}))
-    return {}
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    elif (definition := folder / "search.json").is_file():
+        values = json.loads(definition.read_text(encoding="utf-8")).get("base_config", {})
+    else:
+        return {}
+    return config_to_flat(config_from_dict(values))
 
 
 def collect(out_dir: str | Path) -> Collected:

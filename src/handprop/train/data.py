@@ -34,7 +34,11 @@ def load_data(config: TrainConfig) -> Splits:
     and the last splits are cached for the life of the process.
     """
     return _splits(
-        os.environ.get(DATA_ENV), config.split, config.n_val, config.n_train, config.dtype
+        os.environ.get(DATA_ENV),
+        config.data.split,
+        config.data.n_val,
+        config.data.n_train,
+        config.model.dtype,
     )
 
 
@@ -42,9 +46,9 @@ def initial_params(config: TrainConfig, d_in: int = 3072, n_classes: int = 10) -
     """Fresh parameters for ``config`` (its hidden sizes, init, dtype and seed)."""
     return init_params(
         d_in,
-        config.hidden,
+        config.model.hidden,
         n_classes,
-        seed=stream(config.seed, INIT),
-        dtype=np.dtype(config.dtype),
-        init=config.init,
+        seed=stream(config.run.seed, INIT),
+        dtype=np.dtype(config.model.dtype),
+        init=config.model.init,
     )

@@ -70,7 +70,7 @@ def load_params(path: str | Path) -> Params:
 def _metrics(config: TrainConfig, result: TrainResult, test_acc: float | None) -> dict[str, Any]:
     val = result.history.columns()["val_acc"]
     return {
-        "name": config.name,
+        "name": config.run.name,
         "status": result.status,
         "test_acc": test_acc,
         "best_val_acc": float(val.max()),
@@ -99,12 +99,12 @@ def _figures(
     """curves, schedule and (if ``W1`` is given) weights, in each of ``formats``."""
     from handprop import figures  # matplotlib is slow to import; only runs that draw pay
 
-    x = "epoch" if config.schedule == "constant" else "step"
-    title = config.name or None
+    x = "epoch" if config.schedule.kind == "constant" else "step"
+    title = config.run.name or None
     schedule = config.make_schedule(n_train)
     steps = np.arange(config.total_steps(n_train))
     etas = np.array([schedule(int(t)) for t in steps])
-    names = class_names if not config.hidden else None
+    names = class_names if not config.model.hidden else None
     for fmt in formats:
         figures.plot_curves(history.columns(), out / f"curves.{fmt}", x=x, title=title)
         figures.plot_schedule(steps, etas, out / f"schedule.{fmt}")
