@@ -30,6 +30,7 @@ import numpy as np
 from handprop.errors import ConfigError, HandpropError
 from handprop.kernels.dropout import dropout_mask
 from handprop.nn import layers as L
+from handprop.nn.architecture import ReLU, decayed_arrays
 from handprop.nn.network import Masks, _masks, forward, gradients
 from handprop.nn.params import Grads, Params, init_params
 
@@ -117,7 +118,7 @@ def _float64(
     params: Params, X: Array, mask: Masks
 ) -> tuple[Params, Array, tuple[Array, ...] | None]:
     """Everything cast to float64; the masks as one array per hidden layer, or None."""
-    masks = None if mask is None else tuple(np.asarray(m, np.float64) for m in _masks(params, mask))
+    masks = None if mask is None else tuple(np.asarray(m, np.float64) for m in _masks(mask))
     return params.astype(np.float64), np.asarray(X, dtype=np.float64), masks
 
 
@@ -168,10 +169,10 @@ def _cost_and_kinks(
     params: Params, X: Array, y: Array, lam: float, masks: Masks
 ) -> tuple[float, Array]:
     """The cost and the sign pattern of every ReLU input (which side of each kink)."""
-    scores, caches = forward(params, X, masks)
+    scores, tape = forward(params, X, masks)
     loss = L.softmax_cross_entropy_forward(scores, y)[0]
-    cost = loss + L.l2_penalty(tuple(layer.W for layer in params.layers), lam)
-    relu_outputs = [relu_cache.ravel() for _, relu_cache, _ in caches[:-1]]
+    cost = loss + L.l2_penalty(decayed_arrays(params), lam)
+    relu_outputs = [cache.ravel() for spec, _, cache in tape if isinstance(spec, ReLU)]
     return cost, np.concatenate([np.empty(0), *relu_outputs]) > 0
 
 
