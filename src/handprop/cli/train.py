@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from handprop.cli import add_set_option
 from handprop.train.config import load_config, packaged_config_names
 
 DEFAULT_ROOT = Path("runs")
@@ -24,13 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--config", required=True, metavar="NAME|FILE", help="packaged config name or .toml path"
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field, value in TOML syntax (repeatable): --set lam=0.002",
-    )
+    add_set_option(parser, "the config")
     parser.add_argument("--out", type=Path, help="run folder (default runs/NAME)")
     parser.add_argument(
         "--resume",

@@ -134,7 +134,7 @@ def run_gradcheck(
 ) -> dict[str, Any]:
     """Check analytic gradients against PyTorch and finite differences on the first
     normalised rows of data_batch_1 (float64)."""
-    from handprop import gradcheck
+    from handprop import verify as gradcheck
     from handprop.train import config_from_dict, load_data
 
     n_rows, fd_coords = GRADCHECK_SIZE[suite]
