@@ -61,8 +61,8 @@ def profile_steps(name: str) -> dict[str, Any]:
     start = time.perf_counter()
     probe(state.params, 0)
     n = len(data.train.y)
-    (hidden,) = config.hidden
-    probe_rows = (min(config.train_eval_size, n) or n) + len(data.val.y)
+    (hidden,) = config.model.hidden
+    probe_rows = (min(config.run.train_eval_size, n) or n) + len(data.val.y)
     return {
         "step_flops": step_flops(hidden),
         "probe_flops": forward_flops(hidden, probe_rows),
@@ -70,7 +70,9 @@ def profile_steps(name: str) -> dict[str, Any]:
         "parts": parts,
         "probe_seconds": time.perf_counter() - start,
         "steps": config.total_steps(n),
-        "probes": config.total_steps(n) // (config.eval_every or n // config.batch_size) + 1,
+        "probes": config.total_steps(n)
+        // (config.run.eval_every or n // config.optimizer.batch_size)
+        + 1,
     }
 
 

@@ -48,4 +48,4 @@ def test_bench_run(measure: Measure, case: str, impl: str) -> None:
     data = load_data(config)
     fn = _handprop_run if impl == "handprop" else torch_train
     fn(config.with_overrides(QUICK_OVERRIDES), data)  # warm-up: JIT, thread pools
-    measure(fn, config, data, case=case, impl=impl, dtype=config.dtype, rounds=2)
+    measure(fn, config, data, case=case, impl=impl, dtype=config.model.dtype, rounds=2)

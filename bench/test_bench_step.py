@@ -25,17 +25,17 @@ from bench.workloads import (
     synthetic_pool,
 )
 from handprop.data import Dataset
-from handprop.train import TrainConfig, TrainState, initial_params, make_step
+from handprop.train import TrainConfig, TrainState, config_from_dict, initial_params, make_step
 
 LAM, ETA = 1e-3, 0.01
 CLASS_NAMES = tuple(f"class{k}" for k in range(N_CLASSES))
 
 
 def step_config(hidden: int, dtype: str) -> TrainConfig:
-    return TrainConfig(
+    return config_from_dict(dict(
         hidden=(hidden,), dtype=dtype, lam=LAM, batch_size=BATCH, flip=True,
         flip_prob=FLIP_PROB, max_shift=MAX_SHIFT, shift_prob=SHIFT_PROB,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def handprop_step(hidden: int, dtype: str) -> tuple[Any, tuple[Any, ...]]:

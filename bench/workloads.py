@@ -175,21 +175,26 @@ def torch_train(config: Any, data: Any) -> int:
     batches, augmentation, dropout and evaluations; returns the number of steps."""
     import torch
 
-    (hidden,) = config.hidden
-    augment = (config.flip_prob if config.flip else 0.0, config.max_shift, config.shift_prob)
+    (hidden,) = config.model.hidden
+    augment = (
+        config.augment.flip_prob if config.augment.flip else 0.0,
+        config.augment.max_shift,
+        config.augment.shift_prob,
+    )
     net = TorchNet(
-        hidden, config.dtype, config.lam,
-        augment=augment if config.augments else None, dropout=config.dropout, seed=config.seed,
+        hidden, config.model.dtype, config.optimizer.lam,
+        augment=augment if config.augments else None, dropout=config.model.dropout,
+        seed=config.run.seed,
     )  # fmt: skip
     X, y = _tensor(data.train.X), _tensor(data.train.y)
-    n_eval = config.train_eval_size or len(y)
+    n_eval = config.run.train_eval_size or len(y)
     probes = ((X[:n_eval], y[:n_eval]), (_tensor(data.val.X), _tensor(data.val.y)))
     n = len(y)
-    batch = config.batch_size
+    batch = config.optimizer.batch_size
     per_epoch, total = n // batch, config.total_steps(n)
-    eval_every = config.eval_every or per_epoch
+    eval_every = config.run.eval_every or per_epoch
     schedule = config.make_schedule(n)
-    gen = torch.Generator().manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.run.seed)
     perm = torch.randperm(n, generator=gen)
     for Xe, ye in probes:
         net.evaluate(Xe, ye)

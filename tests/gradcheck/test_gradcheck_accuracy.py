@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from handprop import gradcheck as gc
+from handprop import verify as gc
 from handprop.nn import Params, gradients, init_params, layers
 
 ACCEPTANCE_CASES = [
@@ -28,7 +28,7 @@ def _assert_accepted(rows: tuple[gc.GradError, ...]) -> None:
 
 def test_gradcheck_import_does_not_load_torch():
     code = (
-        "import sys, handprop, handprop.gradcheck, handprop.cli.gradcheck; "
+        "import sys, handprop, handprop.verify, handprop.cli.gradcheck; "
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -112,7 +112,7 @@ def test_gradcheck_finite_differences_step_past_relu_kink(monkeypatch):
     analytic = gradients(params, X, y, 0.0).arrays()["b1"][2]
     fd = gc.finite_differences(params, X, y, 0.0, coords=coords)["b1"][0]
     assert fd == pytest.approx(analytic, rel=1e-6)
-    monkeypatch.setattr(gc, "MIN_FD_STEP", gc.FD_STEP)  # no smaller retry: across the kink
+    monkeypatch.setattr(gc.checks, "MIN_FD_STEP", gc.FD_STEP)  # no smaller retry: across the kink
     fd = gc.finite_differences(params, X, y, 0.0, coords=coords)["b1"][0]
     assert fd != pytest.approx(analytic, rel=1e-3)
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from handprop import gradcheck as gc
+from handprop import verify as gc
 from handprop.cli import main
 from handprop.errors import ConfigError
 

@@ -100,10 +100,11 @@ def test_select_keeps_catalogue_order_and_rejects_unknown_names():
 def test_smoke_overrides_shrink_every_run_to_a_few_hundred_steps(name):
     config = load_config(name)
     small = config.with_overrides(runner.smoke_overrides(config))
-    n_train = small.n_train
+    n_train = small.data.n_train
     assert 0 < n_train <= runner.SMOKE_TRAIN
-    assert small.total_steps(n_train) <= 200 < config.total_steps(config.n_train or 10_000)
-    assert (small.hidden, small.lam, small.schedule) == (config.hidden, config.lam, config.schedule)
+    assert small.total_steps(n_train) <= 200 < config.total_steps(config.data.n_train or 10_000)
+    assert (small.model, small.optimizer) == (config.model, config.optimizer)
+    assert small.schedule.kind == config.schedule.kind
 
 
 def test_second_call_reuses_every_finished_experiment(tmp_path, calls):

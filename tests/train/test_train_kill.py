@@ -14,20 +14,22 @@ from pathlib import Path
 import pytest
 
 from handprop.nn import params_equal
-from handprop.train import TrainConfig, initial_params, load_checkpoint, train
+from handprop.train import config_from_dict, initial_params, load_checkpoint, train
 from handprop.train.checkpoint import CHECKPOINT_JSON
 
-CONFIG = TrainConfig(
-    hidden=(16,),
-    n_s=20,
-    n_cycles=2,
-    eval_every=7,
-    checkpoint_every=5,
-    flip=True,
-    max_shift=2,
-    shift_prob=0.5,
-    dropout=0.2,
-    seed=11,
+CONFIG = config_from_dict(
+    dict(
+        hidden=(16,),
+        n_s=20,
+        n_cycles=2,
+        eval_every=7,
+        checkpoint_every=5,
+        flip=True,
+        max_shift=2,
+        shift_prob=0.5,
+        dropout=0.2,
+        seed=11,
+    )
 )
 
 CHILD = textwrap.dedent(
@@ -35,7 +37,7 @@ CHILD = textwrap.dedent(
     import sys, time
     sys.path.insert(0, {tests!r})
     from train_fakes import synthetic_splits
-    from handprop.train import TrainConfig, config_from_dict, initial_params, train
+    from handprop.train import config_from_dict, initial_params, train
     from handprop.train import loop
 
     save = loop.save_checkpoint

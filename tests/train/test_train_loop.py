@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 
+import attrs
 import numpy as np
 import pytest
 from train_fakes import interrupting_make_step
@@ -12,23 +13,34 @@ from train_fakes import interrupting_make_step
 from handprop.errors import ConfigError
 from handprop.nn import params_equal
 from handprop.nn.network import evaluate
-from handprop.train import TrainConfig, TrainState, initial_params, load_checkpoint, train
+from handprop.train import (
+    TrainState,
+    config_from_dict,
+    config_to_dict,
+    config_to_flat,
+    initial_params,
+    load_checkpoint,
+    save_checkpoint,
+    train,
+)
 from handprop.train import loop as loop_module
 from handprop.train.history import COLUMNS
 
 #: 300 synthetic training images, batch 100: 3 steps per epoch, 12 steps in all.
-SMALL = TrainConfig(hidden=(16,), n_s=3, n_cycles=2, eval_every=4, lam=1e-3, seed=3)
-NOISY = TrainConfig(
-    hidden=(16,),
-    n_s=3,
-    n_cycles=2,
-    eval_every=4,
-    flip=True,
-    max_shift=2,
-    shift_prob=0.5,
-    dropout=0.3,
-    fill="keep",
-    seed=3,
+SMALL = config_from_dict(dict(hidden=(16,), n_s=3, n_cycles=2, eval_every=4, lam=1e-3, seed=3))
+NOISY = config_from_dict(
+    dict(
+        hidden=(16,),
+        n_s=3,
+        n_cycles=2,
+        eval_every=4,
+        flip=True,
+        max_shift=2,
+        shift_prob=0.5,
+        dropout=0.3,
+        fill="keep",
+        seed=3,
+    )
 )
 
 
@@ -61,7 +73,7 @@ def test_history_columns_at_the_evaluation_cadence(splits32):
     assert list(cols["epoch"]) == [0, 4 / 3, 8 / 3, 4]
     schedule = SMALL.make_schedule(300)
     assert list(cols["eta"]) == [schedule(t) for t in (0, 4, 8, 12)]
-    last = evaluate(result.params, splits32.val.X, splits32.val.y, SMALL.lam)
+    last = evaluate(result.params, splits32.val.X, splits32.val.y, SMALL.optimizer.lam)
     assert cols["val_cost"][-1] == last.cost and cols["val_acc"][-1] == last.accuracy
     assert np.all(cols["train_cost"] > cols["train_loss"])  # lam > 0
 
@@ -91,8 +103,10 @@ def test_step_is_pure(splits32):
 
 
 def test_float64_and_one_layer(splits64):
-    config = TrainConfig(
-        hidden=(), init="normal_0.01", dtype="float64", schedule="constant", eta=0.01, epochs=2
+    config = config_from_dict(
+        dict(
+            hidden=(), init="normal_0.01", dtype="float64", schedule="constant", eta=0.01, epochs=2
+        )
     )
     result = run(config, splits64)
     assert result.status == "completed" and result.steps == 6
@@ -114,8 +128,8 @@ def test_mismatched_inputs_are_config_errors(splits32, splits64):
 
 def test_divergence_stops_with_status_and_step(splits32, caplog):
     """eta = 1 on the one-layer network with a strong penalty: weights grow x3 per step."""
-    config = TrainConfig(
-        hidden=(), init="normal_0.01", schedule="constant", eta=1.0, lam=2.0, epochs=100
+    config = config_from_dict(
+        dict(hidden=(), init="normal_0.01", schedule="constant", eta=1.0, lam=2.0, epochs=100)
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow warnings leak out of the run
@@ -155,12 +169,26 @@ def test_periodic_checkpoints_and_resume(splits32, tmp_path):
 
 def test_resume_refuses_a_different_config(splits32, tmp_path):
     run(SMALL.with_overrides(["checkpoint_every=4"]), splits32, checkpoint_dir=tmp_path)
-    with pytest.raises(ConfigError, match="config differs in lam"):
+    with pytest.raises(ConfigError, match=r"config differs in optimizer\.lam$"):
         run(SMALL.with_overrides(["lam=0.5"]), splits32, checkpoint_dir=tmp_path, resume=True)
     # the checkpoint cadence may change
     run(
         SMALL.with_overrides(["checkpoint_every=3"]), splits32, checkpoint_dir=tmp_path, resume=True
     )
+
+
+def test_a_checkpoint_with_a_flat_config_resumes(splits32, tmp_path):
+    """Checkpoints written before the config tables hold the flat form."""
+    config = SMALL.with_overrides(["checkpoint_every=4"])
+    whole = run(config, splits32)
+    run(config, splits32, checkpoint_dir=tmp_path)
+    ckpt = load_checkpoint(tmp_path)
+    assert ckpt is not None and ckpt.config == config_to_dict(config)
+    save_checkpoint(tmp_path, attrs.evolve(ckpt, config=config_to_flat(config)))
+    with pytest.raises(ConfigError, match=r"config differs in optimizer\.lam$"):
+        run(SMALL.with_overrides(["lam=0.5"]), splits32, checkpoint_dir=tmp_path, resume=True)
+    resumed = run(config, splits32, checkpoint_dir=tmp_path, resume=True)
+    assert params_equal(resumed.params, whole.params)
 
 
 def test_shuffle_false_visits_batches_in_file_order(splits32, monkeypatch):

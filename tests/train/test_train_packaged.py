@@ -28,7 +28,7 @@ ONE_LAYER_PUBLISHED = {
 def few_steps(name: str):
     """The packaged config cut down to a handful of updates."""
     config = load_config(name)
-    budget = ["epochs=1"] if config.schedule == "constant" else ["n_s=2", "n_cycles=1"]
+    budget = ["epochs=1"] if config.schedule.kind == "constant" else ["n_s=2", "n_cycles=1"]
     return config.with_overrides(budget)
 
 

@@ -23,7 +23,7 @@ from handprop.cli import main
 from handprop.errors import DataError
 from handprop.lock import LOCK_FILE, folder_lock
 from handprop.nn import params_equal
-from handprop.train import TrainConfig, initial_params, load_checkpoint, save_checkpoint
+from handprop.train import config_from_dict, initial_params, load_checkpoint, save_checkpoint
 from handprop.train.checkpoint import CHECKPOINT_JSON, Checkpoint
 from handprop.train.history import History, HistoryRow
 from handprop.train.params_file import load_params, save_params
@@ -82,7 +82,7 @@ def test_a_search_folder_in_use_is_refused(tmp_path, capsys):
 
 
 def test_checkpoint_cleanup_only_removes_its_own_previous_file(splits32, tmp_path):
-    config = TrainConfig(hidden=(4,))
+    config = config_from_dict(dict(hidden=(4,)))
     params = initial_params(config)
     foreign = tmp_path / "params-00000099.npz"
     foreign.write_bytes(b"another process's file")
@@ -146,7 +146,7 @@ def test_metrics_are_written_after_everything_else(splits32, tmp_path, monkeypat
         return real(src, dst)
 
     monkeypatch.setattr(os, "replace", record)
-    config = TrainConfig(hidden=(8,), n_s=2, checkpoint_every=1)
+    config = config_from_dict(dict(hidden=(8,), n_s=2, checkpoint_every=1))
     run_experiment(config, tmp_path / "run", data=splits32, progress=False)
     assert written[-1] == "metrics.json" and written.count("metrics.json") == 1
     assert {"curves.png", "weights.png", "params.npz", "history.json"} <= set(written)
@@ -174,13 +174,13 @@ def test_resume_with_another_config_is_refused_before_writing(
     capsys.readouterr()
     saved = (out / "config.toml").read_bytes()
     assert main(train_args(tiny, out, "--resume", "--set", "lam=0.5", "--set", "seed=3")) == 2
-    one_line_error(capsys, "config differs in lam, seed")
+    one_line_error(capsys, "config differs in optimizer.lam, run.seed")
     assert (out / "config.toml").read_bytes() == saved
     assert main(train_args(tiny, out, "--resume", "--no-figures")) == 0
     capsys.readouterr()
     # a completed folder is refused too, not reported as the other config's result
     assert main(train_args(tiny, out, "--resume", "--set", "lam=0.5")) == 2
-    one_line_error(capsys, "config differs in lam")
+    one_line_error(capsys, "config differs in optimizer.lam")
     assert (out / "config.toml").read_bytes() == saved
 
 
@@ -290,7 +290,7 @@ def _saved(tmp_path, **arrays) -> Path:
 
 
 def _good() -> dict[str, np.ndarray]:
-    params = initial_params(TrainConfig(hidden=(16,)))
+    params = initial_params(config_from_dict(dict(hidden=(16,))))
     return {k: np.array(v) for k, v in params.arrays().items()}
 
 
@@ -313,7 +313,7 @@ def test_params_must_match_the_config(tmp_path, change, message):
 
 
 def test_params_round_trip(tmp_path):
-    params = initial_params(TrainConfig(hidden=(16,)))
+    params = initial_params(config_from_dict(dict(hidden=(16,))))
     save_params(params, tmp_path / "p.npz")
     assert params_equal(load_params(tmp_path / "p.npz", SIZES, "float32"), params)
     assert leftovers(tmp_path) == []
@@ -339,7 +339,7 @@ def test_a_huge_array_header_is_refused_before_reading(tmp_path):
 
 
 def test_evaluate_refuses_params_of_another_network(finished, capsys):
-    params = initial_params(TrainConfig(hidden=(16, 16)))
+    params = initial_params(config_from_dict(dict(hidden=(16, 16))))
     save_params(params, finished / "params.npz")
     capsys.readouterr()
     assert main(["evaluate", str(finished)]) == 2

@@ -12,9 +12,11 @@ from handprop.cli import main
 from handprop.errors import ConfigError
 from handprop.nn import params_equal
 from handprop.nn.network import evaluate
-from handprop.train import TrainConfig, load_config, load_params, run_experiment
+from handprop.train import config_from_dict, load_config, load_params, run_experiment
 
-CONFIG = TrainConfig(hidden=(16,), n_s=3, n_cycles=1, eval_every=2, lam=1e-3, name="tiny")
+CONFIG = config_from_dict(
+    dict(hidden=(16,), n_s=3, n_cycles=1, eval_every=2, lam=1e-3, name="tiny")
+)
 
 
 def test_run_folder_contents(splits32, tmp_path):
@@ -55,8 +57,8 @@ def test_existing_run_folder_is_never_overwritten(splits32, tmp_path):
 
 
 def test_diverged_run_writes_history_and_metrics_but_no_params(splits32, tmp_path):
-    config = TrainConfig(
-        hidden=(), init="normal_0.01", schedule="constant", eta=1.0, lam=2.0, epochs=100
+    config = config_from_dict(
+        dict(hidden=(), init="normal_0.01", schedule="constant", eta=1.0, lam=2.0, epochs=100)
     )
     summary = run_experiment(config, tmp_path, data=splits32, progress=False, figures=())
     assert summary.status == "diverged" and summary.test_acc is None
@@ -87,7 +89,7 @@ def test_cli_train_and_evaluate(fake_data, tmp_path, capsys):
     assert code == 0
     assert "tiny: completed after 6 steps" in printed and "wall time" in printed
     assert "test accuracy" in printed
-    assert load_config(out / "config.toml").lam == 0.01
+    assert load_config(out / "config.toml").optimizer.lam == 0.01
     assert main(["evaluate", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert f"test: accuracy {100 * metrics['test_acc']:.2f} %" in capsys.readouterr().out

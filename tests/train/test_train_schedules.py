@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handprop.train import schedules
+from handprop.train import config_from_dict, schedules
 
 ETA_MIN, ETA_MAX, N_S = 1e-5, 1e-1, 500
 
@@ -58,13 +58,12 @@ def test_exp_range_decays_the_amplitude_by_gamma_per_step():
 
 
 def test_config_builds_the_named_schedule_with_auto_step_size():
-    from handprop.train import TrainConfig
 
-    config = TrainConfig(schedule="triangular", n_cycles=3)
+    config = config_from_dict(dict(schedule="triangular", n_cycles=3))
     assert config.step_size(49_000) == 980
     assert config.total_steps(49_000) == 5880
     s = config.make_schedule(49_000)
-    assert s(980) == config.eta_max and s(1960) == config.eta_min
-    const = TrainConfig(schedule="constant", eta=0.1, epochs=40)
+    assert s(980) == config.schedule.eta_max and s(1960) == config.schedule.eta_min
+    const = config_from_dict(dict(schedule="constant", eta=0.1, epochs=40))
     assert const.total_steps(10_000) == 4000
     assert const.make_schedule(10_000)(123) == 0.1

@@ -18,6 +18,18 @@ from collections.abc import Sequence
 from handprop.errors import HandpropError
 
 
+def add_set_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """The repeatable ``--set KEY=VALUE`` override of ``what`` (a training config)."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a field of {what}, value in TOML syntax (repeatable): "
+        "--set optimizer.lam=0.002, or by its bare name where unambiguous: --set lam=0.002",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="handprop",

@@ -33,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
         if not (folder / name).is_file():
             raise ConfigError(f"{folder} is not a finished run folder: {name} is missing")
     config = load_config(folder / CONFIG_FILE)
-    params = load_params(folder / PARAMS_FILE, (D_IN, *config.hidden, N_CLASSES), config.dtype)
+    params = load_params(
+        folder / PARAMS_FILE, (D_IN, *config.model.hidden, N_CLASSES), config.model.dtype
+    )
     data = load_data(config)
     for split, ds in (("validation", data.val), ("test", data.test)):
         result = evaluate(params, ds.X, ds.y)

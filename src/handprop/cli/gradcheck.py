@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from handprop import gradcheck
+    from handprop import verify as gradcheck
 
     if args.n < 1:
         raise ConfigError(f"n must be >= 1, got {args.n}")

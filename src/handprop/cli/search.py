@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from handprop.cli import add_set_option
 from handprop.lock import folder_lock
 from handprop.search import SearchResult, load_search_spec, search_spec, write_comparison
 from handprop.train.rundir import run_folder
@@ -25,13 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_CONFIG,
         help=f"search config: packaged name or .toml path (default {DEFAULT_CONFIG})",
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a field of the base training config (repeatable)",
-    )
+    add_set_option(parser, "the base training config")
     parser.add_argument("--out", type=Path, help="search folder (default runs/search/NAME)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="run trials on this Dask scheduler")
     parser.add_argument(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from handprop.cli import add_set_option
 from handprop.train.config import load_config, packaged_config_names
 
 DEFAULT_ROOT = Path("runs")
@@ -24,13 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--config", required=True, metavar="NAME|FILE", help="packaged config name or .toml path"
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field, value in TOML syntax (repeatable): --set lam=0.002",
-    )
+    add_set_option(parser, "the config")
     parser.add_argument("--out", type=Path, help="run folder (default runs/NAME)")
     parser.add_argument(
         "--resume",
@@ -46,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from handprop.train.rundir import run_experiment, run_folder
 
     config = load_config(args.config).with_overrides(args.set)
-    out = args.out or run_folder(DEFAULT_ROOT, config.name)
+    out = args.out or run_folder(DEFAULT_ROOT, config.run.name)
     summary = run_experiment(
         config,
         out,
@@ -56,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     )
     test = "n/a" if summary.test_acc is None else f"{100 * summary.test_acc:.2f} %"
     print(
-        f"{config.name or 'run'}: {summary.status} after {summary.steps} steps | "
+        f"{config.run.name or 'run'}: {summary.status} after {summary.steps} steps | "
         f"wall time {summary.wall_time:.2f} s | test accuracy {test} | "
         f"best val accuracy {100 * summary.best_val_acc:.2f} % | run folder {out}"
     )

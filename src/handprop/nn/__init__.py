@@ -1,5 +1,7 @@
-"""Parameter records, layer forward/backward pairs and the network built from them."""
+"""Parameter records, layer forward/backward pairs, the registered layer kinds and the
+network folded over a sequence of them."""
 
+from handprop.nn.architecture import Affine, Dropout, Kind, ReLU, mlp, register
 from handprop.nn.network import (
     Evaluation,
     accuracy,
@@ -16,10 +18,14 @@ from handprop.nn.network import (
 from handprop.nn.params import Grads, Layer, Params, init_params, params_allclose, params_equal
 
 __all__ = [
+    "Affine",
+    "Dropout",
     "Evaluation",
     "Grads",
+    "Kind",
     "Layer",
     "Params",
+    "ReLU",
     "accuracy",
     "backward",
     "cost",
@@ -29,8 +35,10 @@ __all__ = [
     "init_params",
     "loss",
     "loss_and_gradients",
+    "mlp",
     "params_allclose",
     "params_equal",
     "predict",
+    "register",
     "scores",
 ]

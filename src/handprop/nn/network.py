@@ -1,73 +1,90 @@
 """The network: forward pass, cost and hand-written backpropagation.
 
-Composed from the layer pairs in :mod:`handprop.nn.layers`. For ``k`` hidden
-layers the forward pass is ``(affine -> ReLU -> [dropout]) * k -> affine ->
-softmax``; ``cost = mean cross-entropy + lam * sum_l ||W_l||^2``.
+The network is a sequence of layer records (:mod:`handprop.nn.architecture`), by
+default ``(Affine -> ReLU -> [Dropout]) * k -> Affine`` for ``k`` hidden layers;
+:func:`forward` and :func:`backward` fold the registered forward/backward pairs over
+it. Softmax and ``cost = mean cross-entropy + lam * sum_l ||W_l||^2`` close it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 import numpy as np
 
 from handprop.kernels.softmax import softmax_xent
 from handprop.nn import layers as L
-from handprop.nn.params import Grads, Layer, Params
+from handprop.nn.architecture import check_sequence, decayed_arrays, kind_of, mlp
+from handprop.nn.params import Grads, Params
 
 Array = np.ndarray
 Masks = Array | Sequence[Array] | None
+#: What :func:`forward` records for :func:`backward`: ``(layer record, its parameter
+#: record or None, cache)`` per layer, input side first.
+Tape = list[tuple[Any, Any, Any]]
 
 #: Rows per chunk when evaluating large sets (bounds memory for wide networks).
 EVAL_CHUNK = 5000
 
 
-def _masks(params: Params, mask: Masks) -> tuple[Array | None, ...]:
-    """One dropout multiplier (or None) per hidden layer."""
-    n_hidden = len(params.layers) - 1
+def _masks(mask: Masks) -> tuple[Array, ...]:
     if mask is None:
-        return (None,) * n_hidden
-    if isinstance(mask, np.ndarray):
-        mask = (mask,)
-    masks = tuple(mask)
-    if len(masks) != n_hidden:
-        raise ValueError(f"got {len(masks)} dropout masks for {n_hidden} hidden layers")
-    return masks
+        return ()
+    return (mask,) if isinstance(mask, np.ndarray) else tuple(mask)
 
 
-def forward(params: Params, X: Array, mask: Masks = None) -> tuple[Array, list[tuple]]:
-    """Scores (n, K) for images X (n, d), and the per-layer caches for :func:`backward`."""
-    caches: list[tuple] = []
+def forward(
+    params: Params, X: Array, mask: Masks = None, sequence: Sequence[Any] | None = None
+) -> tuple[Array, Tape]:
+    """Scores (n, K) for images X (n, d), and the tape for :func:`backward`.
+
+    ``sequence`` defaults to :func:`~handprop.nn.architecture.mlp` for the parameters'
+    depth, with dropout if ``mask`` (one multiplier per hidden layer) is given. Layers
+    that take per-step inputs (dropout masks) take them from ``mask`` in order.
+    """
+    masks = _masks(mask)
+    if sequence is None:
+        n_hidden = len(params.layers) - 1
+        if mask is not None and len(masks) != n_hidden:
+            raise ValueError(f"got {len(masks)} dropout masks for {n_hidden} hidden layers")
+        sequence = mlp(n_hidden, dropout=mask is not None)
+    check_sequence(sequence, len(params.layers))
+    feed, layer_params = iter(masks), iter(params.layers)
+    tape: Tape = []
     h = X
-    for layer, m in zip(params.layers[:-1], _masks(params, mask), strict=True):
-        a, affine_cache = L.affine_forward(h, layer.W, layer.b)
-        h, relu_cache = L.relu_forward(a)
-        drop_cache = None
-        if m is not None:
-            h, drop_cache = L.dropout_forward(h, m)
-        caches.append((affine_cache, relu_cache, drop_cache))
-    last = params.layers[-1]
-    scores, affine_cache = L.affine_forward(h, last.W, last.b)
-    caches.append((affine_cache, None, None))
-    return scores, caches
+    try:
+        for spec in sequence:
+            kind = kind_of(spec)
+            p = next(layer_params) if kind.params is not None else None
+            h, cache = kind.forward(spec, p, h, feed)
+            tape.append((spec, p, cache))
+    except StopIteration:
+        raise ValueError(f"got {len(masks)} masks, too few for the layer sequence") from None
+    if next(feed, None) is not None:
+        raise ValueError(f"got {len(masks)} masks, more than the layer sequence takes")
+    return h, tape
 
 
-def backward(params: Params, dscores: Array, caches: list[tuple], lam: float) -> Grads:
-    """Gradients of the cost for every parameter, given ``d loss / d scores``."""
-    grads: list[Layer] = []
+def backward(params: Params, dscores: Array, tape: Tape, lam: float) -> Grads:
+    """Gradients of the cost for every parameter, given ``d loss / d scores``.
+
+    ``params`` are those of the forward pass (the tape holds them layer by layer).
+    """
+    grads = []
     dh: Array | None = dscores
-    for i in range(len(params.layers) - 1, -1, -1):
+    for i in range(len(tape) - 1, -1, -1):
         assert dh is not None  # only the input layer skips dx
-        affine_cache, relu_cache, drop_cache = caches[i]
-        if relu_cache is not None:
-            if drop_cache is not None:
-                dh = L.dropout_backward(dh, drop_cache)
-            dh = L.relu_backward(dh, relu_cache)
-        dh, dW, db = L.affine_backward(dh, affine_cache, need_dx=i > 0)
-        if lam:
-            dW += L.l2_backward(params.layers[i].W, lam)
-        grads.append(Layer(dW, db))
+        spec, p, cache = tape[i]
+        kind = kind_of(spec)
+        dh, arrays = kind.backward(spec, p, dh, cache, i > 0)
+        if kind.params is not None:
+            if lam:
+                names = [f.name for f in attrs.fields(kind.params)]
+                for name in kind.decayed:
+                    arrays[names.index(name)][...] += L.l2_backward(getattr(p, name), lam)
+            grads.append(kind.params(*arrays))
     return Params(grads[::-1])
 
 
@@ -98,7 +115,7 @@ def loss_and_gradients(
 ) -> tuple[float, float, Grads]:
     """``(loss, cost, grads)`` on one batch."""
     loss, grads = cross_entropy_and_gradients(params, X, y, lam, mask)
-    return loss, loss + L.l2_penalty(tuple(layer.W for layer in params.layers), lam), grads
+    return loss, loss + L.l2_penalty(decayed_arrays(params), lam), grads
 
 
 def gradients(params: Params, X: Array, y: Array, lam: float, mask: Masks = None) -> Grads:
@@ -123,7 +140,7 @@ def evaluate(params: Params, X: Array, y: Array, lam: float = 0.0) -> Evaluation
     """Loss, cost and accuracy in one forward pass."""
     s = scores(params, X)
     loss, _ = L.softmax_cross_entropy_forward(s, y)
-    penalty = L.l2_penalty(tuple(layer.W for layer in params.layers), lam)
+    penalty = L.l2_penalty(decayed_arrays(params), lam)
     return Evaluation(loss=loss, cost=loss + penalty, accuracy=float(np.mean(s.argmax(1) == y)))
 
 

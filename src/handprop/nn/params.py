@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 import numpy as np
@@ -101,15 +101,12 @@ class Params:
 
     def map(self, fn: Callable[[Array], Array]) -> Params:
         """Apply ``fn`` to every array."""
-        return Params(tuple(Layer(fn(layer.W), fn(layer.b)) for layer in self.layers))
+        return Params(tuple(_record_map(fn, layer) for layer in self.layers))
 
     def zip_map(self, other: Params, fn: Callable[[Array, Array], Array]) -> Params:
         """Combine two records of the same shape array by array."""
         return Params(
-            tuple(
-                Layer(fn(a.W, b.W), fn(a.b, b.b))
-                for a, b in zip(self.layers, other.layers, strict=True)
-            )
+            tuple(_record_map(fn, a, b) for a, b in zip(self.layers, other.layers, strict=True))
         )
 
     def astype(self, dtype: np.dtype | type | str) -> Params:
@@ -117,6 +114,12 @@ class Params:
 
 
 Grads = Params
+
+
+def _record_map(fn: Callable[..., Array], first: Any, *rest: Any) -> Any:
+    """``fn`` applied field by field to parameter records of one type (Layer, ...)."""
+    names = [f.name for f in attrs.fields(type(first))]
+    return type(first)(*(fn(*(getattr(r, n) for r in (first, *rest))) for n in names))
 
 
 def init_params(

@@ -17,11 +17,13 @@ from handprop.errors import DataError
 from handprop.reproduce.catalogue import EXPERIMENTS, Experiment
 from handprop.reproduce.machine import describe_data, describe_machine
 from handprop.reproduce.runner import SUITE_FILE, experiment_dir, read_metrics
+from handprop.train.config import config_from_dict, config_to_flat
 
 
 @attrs.frozen
 class Finished:
-    """One finished experiment: its folder, ``metrics.json`` and (runs) resolved config."""
+    """One finished experiment: its folder, ``metrics.json`` and (runs) resolved config,
+    as the flat ``{bare key: value}`` view."""
 
     experiment: Experiment
     folder: Path
@@ -54,13 +56,14 @@ def _config(folder: Path) -> dict[str, Any]:
     path = folder / "config.toml"
     if path.is_file():
         try:
-            return tomllib.loads(path.read_text(encoding="utf-8"))
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
             raise DataError(f"config {path} is unreadable ({err}); delete or restore it") from None
-    definition = folder / "search.json"
-    if definition.is_file():
-        return dict(read_json_object(definition, "search definition").get("base_config", {}))
-    return {}
+    elif (definition := folder / "search.json").is_file():
+        values = dict(read_json_object(definition, "search definition").get("base_config", {}))
+    else:
+        return {}
+    return config_to_flat(config_from_dict(values))
 
 
 def collect(out_dir: str | Path) -> Collected:

@@ -14,6 +14,7 @@ from handprop.reproduce import seeds
 from handprop.reproduce.catalogue import CYCLIC, EXPERIMENTS, IMPROVEMENTS, ONE_LAYER
 from handprop.reproduce.collect import Collected, Finished
 from handprop.reproduce.machine import SHARED_COPY_MEAN_ABS_DIFF, SHARED_COPY_PSNR_DB
+from handprop.tex import escape
 
 NA = r"\textit{n/a}"
 ORDINALS: tuple[str, ...] = ("One", "Two", "Three", "Four", "Five", "Six")
@@ -37,14 +38,6 @@ DATA_KINDS: dict[str, str] = {
     "other": "an archive of unknown origin (neither the official nor the shared copy)",
     "folder": "an extracted folder (not checksummed)",
 }
-
-
-def escape(text: str) -> str:
-    """``text`` with LaTeX's special characters escaped."""
-    out = text.replace("\\", r"\textbackslash{}")
-    for char in "&%$#_{}":
-        out = out.replace(char, "\\" + char)
-    return out.replace("~", r"\textasciitilde{}").replace("^", r"\textasciicircum{}")
 
 
 def _finite(x: Any) -> TypeGuard[float]:
@@ -147,7 +140,7 @@ def search_values(found: Finished | None) -> dict[str, str]:
 
 
 def gradcheck_values(found: Finished | None) -> dict[str, str]:
-    from handprop import gradcheck
+    from handprop import verify as gradcheck
 
     m: dict[str, Any] = found.metrics if found else {}
     return {
@@ -387,7 +380,7 @@ def timings_table(results: Collected) -> str:
 
 
 def gradcheck_table(results: Collected) -> str:
-    from handprop import gradcheck
+    from handprop import verify as gradcheck
 
     found = results.get("gradcheck")
     if found is None or not (found.folder / "gradcheck.json").is_file():

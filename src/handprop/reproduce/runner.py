@@ -73,10 +73,10 @@ def write_json(path: Path, value: Any) -> None:
 
 def smoke_overrides(config: Any) -> list[str]:
     """``key=value`` overrides that shrink a training config to a seconds-long run."""
-    n_train = min(config.n_train or SMOKE_TRAIN, SMOKE_TRAIN)
+    n_train = min(config.data.n_train or SMOKE_TRAIN, SMOKE_TRAIN)
     budget = (
-        [f"epochs={min(config.epochs, SMOKE_EPOCHS)}", "eval_every=0"]
-        if config.schedule == "constant"
+        [f"epochs={min(config.schedule.epochs, SMOKE_EPOCHS)}", "eval_every=0"]
+        if config.schedule.kind == "constant"
         else [f"n_s={SMOKE_N_S}", f"eval_every={SMOKE_EVAL_EVERY}"]
     )
     return [f"n_train={n_train}", "train_eval_size=0", "checkpoint_every=0", *budget]
@@ -133,12 +133,14 @@ def run_gradcheck(
 ) -> dict[str, Any]:
     """Check analytic gradients against PyTorch and finite differences on the first
     normalised rows of data_batch_1 (float64)."""
-    from handprop import gradcheck
-    from handprop.train import TrainConfig, load_data
+    from handprop import verify as gradcheck
+    from handprop.train import config_from_dict, load_data
 
     n_rows, fd_coords = GRADCHECK_SIZE[suite]
     cases = [gradcheck.CheckCase(h, lam, dropout) for h, lam, dropout in GRADCHECK_CASES]
-    train = load_data(TrainConfig(split="batch1", dtype="float64")).train  # shares the cache
+    train = load_data(
+        config_from_dict({"split": "batch1", "dtype": "float64"})
+    ).train  # shares the cache
     X, y = train.X[:n_rows], train.y[:n_rows]
     start = time.perf_counter()
     rows = gradcheck.gradcheck_table(cases, X, y, fd_coords=fd_coords)

@@ -7,6 +7,7 @@ so that a raising trial becomes an ``"error"`` outcome instead of stopping the s
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -28,8 +29,12 @@ def configure(config: C, values: Mapping[str, Any]) -> C:
     whole float set on an int field becomes an int. Unknown fields raise ConfigError.
     """
     check_fields(config, values)
-    changes = {name: _coerce(getattr(config, name), value) for name, value in values.items()}
+    nested = hasattr(config, "with_values")  # a TrainConfig: dotted or bare keys
+    get = config.value if nested else functools.partial(getattr, config)  # type: ignore[attr-defined]
+    changes = {name: _coerce(get(name), value) for name, value in values.items()}
     try:
+        if nested:
+            return config.with_values(changes)  # type: ignore[attr-defined]
         return attrs.evolve(config, **changes)  # type: ignore[misc]
     except ConfigError:
         raise
@@ -38,7 +43,12 @@ def configure(config: C, values: Mapping[str, Any]) -> C:
 
 
 def check_fields(config: Any, names: Iterable[str]) -> None:
-    """Raise ConfigError unless every name is a field of the attrs record ``config``."""
+    """Raise ConfigError unless every name is a field of the attrs record ``config`` (or a
+    key a TrainConfig resolves)."""
+    if hasattr(config, "value"):
+        for name in names:
+            config.value(name)
+        return
     fields = attrs.fields_dict(type(config))
     for name in names:
         if name not in fields:

@@ -1,8 +1,12 @@
-"""The training configuration: a frozen, validated record, read from and written to TOML.
+"""The training configuration: nested frozen, validated records, read from and written to TOML.
 
-Every field is flat, so a command line ``--set key=value`` or a search space can
-address it. Invalid values fail at construction with a :class:`ConfigError`
-naming the field and the allowed range.
+A :class:`TrainConfig` holds one record per TOML table: ``[model]``, ``[data]``,
+``[augment]``, ``[schedule]``, ``[optimizer]`` and ``[run]``. A command line
+``--set table.key=value`` or a search space addresses a field by its dotted key, or by
+its bare name where that is unambiguous (``lam``, ``n_cycles``; ``schedule`` is
+``schedule.kind``). The flat files written before the tables existed still load.
+Invalid values fail at construction with a :class:`ConfigError` naming the full key
+and the allowed range.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, get_origin
+from typing import Any, ClassVar, Literal, get_origin
 
 import attrs
 import cattrs
@@ -37,6 +41,35 @@ ScheduleName = Literal["constant", "triangular", "triangular2", "exp_range"]
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
 
+def _key(instance: Any, attribute: attrs.Attribute[Any]) -> str:
+    """The dotted key of a field, ``optimizer.lam``."""
+    return f"{type(instance).TABLE}.{attribute.name}"
+
+
+def _rule(allowed: str, ok: Callable[[Any], bool]) -> Validator:
+    """A validator raising ``ConfigError("<table.key> must be <allowed>, got <value>")``."""
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not ok(value):
+            raise ConfigError(f"{_key(instance, attribute)} must be {allowed}, got {value!r}")
+
+    return check
+
+
+def _attrs_rule(allowed: str, validator: Validator) -> Validator:
+    """An ``attrs.validators`` check with this module's one-line message."""
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        try:
+            validator(instance, attribute, value)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{_key(instance, attribute)} must be {allowed}, got {value!r}"
+            ) from None
+
+    return check
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -47,48 +80,28 @@ def _is_number(value: object) -> bool:
 
 def _int_in(lo: int, hi: int | None = None) -> Validator:
     allowed = f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]"
-
-    def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if not (_is_int(value) and value >= lo and (hi is None or value <= hi)):
-            raise ConfigError(f"{attribute.name} must be {allowed}, got {value!r}")
-
-    return check
+    return _rule(allowed, lambda v: _is_int(v) and v >= lo and (hi is None or v <= hi))
 
 
 def _float_in(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> Validator:
     left, right = "(" if lo_open else "[", ")" if hi_open else "]"
-    allowed = f"a number in {left}{lo:g}, {hi:g}{right}"
-
-    def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        ok = (
-            _is_number(value)
-            and math.isfinite(value)
-            and (value > lo if lo_open else value >= lo)
-            and (value < hi if hi_open else value <= hi)
-        )
-        if not ok:
-            raise ConfigError(f"{attribute.name} must be {allowed}, got {value!r}")
-
-    return check
+    return _rule(
+        f"a number in {left}{lo:g}, {hi:g}{right}",
+        lambda v: (
+            _is_number(v)
+            and math.isfinite(v)
+            and (v > lo if lo_open else v >= lo)
+            and (v < hi if hi_open else v <= hi)
+        ),
+    )
 
 
 def _one_of(choices: tuple[str, ...]) -> Validator:
-    def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value not in choices:
-            choice = ", ".join(choices)
-            raise ConfigError(f"{attribute.name} must be one of {choice}; got {value!r}")
-
-    return check
+    return _attrs_rule(f"one of {', '.join(choices)}", attrs.validators.in_(choices))
 
 
-def _is_bool(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{attribute.name} must be true or false, got {value!r}")
-
-
-def _is_str(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, str):
-        raise ConfigError(f"{attribute.name} must be a string, got {value!r}")
+_is_bool = _attrs_rule("true or false", attrs.validators.instance_of(bool))
+_is_str = _attrs_rule("a string", attrs.validators.instance_of(str))
 
 
 def _to_float(value: Any) -> Any:
@@ -105,12 +118,10 @@ def _to_hidden(value: Any) -> Any:
     return value
 
 
-def _check_hidden(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not (isinstance(value, tuple) and all(_is_int(m) and m >= 1 for m in value)):
-        raise ConfigError(
-            f"{attribute.name} must be a list of hidden layer sizes, each an integer >= 1 "
-            f"([] is the one-layer classifier), got {value!r}"
-        )
+_check_hidden = _rule(
+    "a list of hidden layer sizes, each an integer >= 1 ([] is the one-layer classifier)",
+    lambda v: isinstance(v, tuple) and all(_is_int(m) and m >= 1 for m in v),
+)
 
 
 def _float_field(default: float, validator: Validator) -> Any:
@@ -118,24 +129,46 @@ def _float_field(default: float, validator: Validator) -> Any:
 
 
 @attrs.frozen(kw_only=True)
-class TrainConfig:
-    """One training run: network, optimisation, augmentation, evaluation and data.
+class ModelConfig:
+    """``[model]``: hidden layer sizes, initialisation, float type, dropout rate."""
 
-    Step counts: the cyclical schedules run ``2 * n_s * n_cycles`` steps (``n_s = 0``
-    means ``2 * floor(n_train / batch_size)``); ``constant`` runs
-    ``epochs * n_train // batch_size`` steps.
-    """
-
-    # network
+    TABLE: ClassVar[str] = "model"
     hidden: tuple[int, ...] = attrs.field(
         default=(50,), converter=_to_hidden, validator=_check_hidden
     )
     init: InitName = attrs.field(default="fan_in", validator=_one_of(INIT_NAMES))
     dtype: DtypeName = attrs.field(default="float32", validator=_one_of(DTYPES))
-    # optimisation
-    batch_size: int = attrs.field(default=100, validator=_int_in(1))
-    lam: float = _float_field(0.0, _float_in(0.0, math.inf, hi_open=True))
-    schedule: ScheduleName = attrs.field(
+    dropout: float = _float_field(0.0, _float_in(0.0, 1.0, hi_open=True))
+
+
+@attrs.frozen(kw_only=True)
+class DataConfig:
+    """``[data]``: training split, validation size, training-set cut (0 = all)."""
+
+    TABLE: ClassVar[str] = "data"
+    split: Scheme = attrs.field(default="all", validator=_one_of(SPLITS))
+    n_val: int = attrs.field(default=1000, validator=_int_in(1, N_TRAIN_IMAGES - 1))
+    n_train: int = attrs.field(default=0, validator=_int_in(0))
+
+
+@attrs.frozen(kw_only=True)
+class AugmentConfig:
+    """``[augment]``: random horizontal flips and translations of training images."""
+
+    TABLE: ClassVar[str] = "augment"
+    flip: bool = attrs.field(default=False, validator=_is_bool)
+    flip_prob: float = _float_field(0.5, _float_in(0.0, 1.0))
+    max_shift: int = attrs.field(default=0, validator=_int_in(0, IMAGE_SIDE - 1))
+    shift_prob: float = _float_field(0.0, _float_in(0.0, 1.0))
+    fill: Fill = attrs.field(default="zero", validator=_one_of(FILLS))
+
+
+@attrs.frozen(kw_only=True)
+class ScheduleConfig:
+    """``[schedule]``: the learning-rate schedule and the run length."""
+
+    TABLE: ClassVar[str] = "schedule"
+    kind: ScheduleName = attrs.field(
         default="triangular", validator=_one_of(schedules.SCHEDULE_NAMES)
     )
     eta: float = _float_field(0.01, _float_in(0.0, math.inf, lo_open=True, hi_open=True))
@@ -145,74 +178,139 @@ class TrainConfig:
     n_cycles: int = attrs.field(default=1, validator=_int_in(1))
     gamma: float = _float_field(0.99994, _float_in(0.0, 1.0, lo_open=True))
     epochs: int = attrs.field(default=0, validator=_int_in(0))
+
+
+@attrs.frozen(kw_only=True)
+class OptimizerConfig:
+    """``[optimizer]``: mini-batch size, L2 strength, per-epoch shuffling."""
+
+    TABLE: ClassVar[str] = "optimizer"
+    batch_size: int = attrs.field(default=100, validator=_int_in(1))
+    lam: float = _float_field(0.0, _float_in(0.0, math.inf, hi_open=True))
     shuffle: bool = attrs.field(default=True, validator=_is_bool)
-    # regularisation by noise
-    dropout: float = _float_field(0.0, _float_in(0.0, 1.0, hi_open=True))
-    flip: bool = attrs.field(default=False, validator=_is_bool)
-    flip_prob: float = _float_field(0.5, _float_in(0.0, 1.0))
-    max_shift: int = attrs.field(default=0, validator=_int_in(0, IMAGE_SIDE - 1))
-    shift_prob: float = _float_field(0.0, _float_in(0.0, 1.0))
-    fill: Fill = attrs.field(default="zero", validator=_one_of(FILLS))
-    # evaluation and checkpoints
+
+
+@attrs.frozen(kw_only=True)
+class RunConfig:
+    """``[run]``: seed, name, evaluation and checkpoint intervals (0 = per epoch / never)."""
+
+    TABLE: ClassVar[str] = "run"
+    seed: int = attrs.field(default=0, validator=_int_in(0, 2**63 - 1))
+    name: str = attrs.field(default="", validator=_is_str)
     eval_every: int = attrs.field(default=0, validator=_int_in(0))
     train_eval_size: int = attrs.field(default=0, validator=_int_in(0))
     checkpoint_every: int = attrs.field(default=0, validator=_int_in(0))
-    # randomness and data
-    seed: int = attrs.field(default=0, validator=_int_in(0, 2**63 - 1))
-    split: Scheme = attrs.field(default="all", validator=_one_of(SPLITS))
-    n_val: int = attrs.field(default=1000, validator=_int_in(1, N_TRAIN_IMAGES - 1))
-    n_train: int = attrs.field(default=0, validator=_int_in(0))
-    name: str = attrs.field(default="", validator=_is_str)
+
+
+@attrs.frozen(kw_only=True)
+class TrainConfig:
+    """One training run: one record per TOML table.
+
+    Step counts: the cyclical schedules run ``2 * n_s * n_cycles`` steps (``n_s = 0``
+    means ``2 * floor(n_train / batch_size)``); ``constant`` runs
+    ``epochs * n_train // batch_size`` steps.
+    """
+
+    model: ModelConfig = attrs.field(factory=ModelConfig)
+    data: DataConfig = attrs.field(factory=DataConfig)
+    augment: AugmentConfig = attrs.field(factory=AugmentConfig)
+    schedule: ScheduleConfig = attrs.field(factory=ScheduleConfig)
+    optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig)
+    run: RunConfig = attrs.field(factory=RunConfig)
 
     def __attrs_post_init__(self) -> None:
-        if self.eta_min > self.eta_max:
+        s = self.schedule
+        if s.eta_min > s.eta_max:
             raise ConfigError(
-                f"eta_min must be <= eta_max, got {self.eta_min!r} > {self.eta_max!r}"
+                f"schedule.eta_min must be <= schedule.eta_max, got {s.eta_min!r} > {s.eta_max!r}"
             )
-        if self.schedule == "constant" and self.epochs < 1:
+        if s.kind == "constant" and s.epochs < 1:
             raise ConfigError(
-                f"epochs must be an integer >= 1 with schedule = constant, got {self.epochs!r}"
+                "schedule.epochs must be an integer >= 1 with schedule.kind = constant, "
+                f"got {s.epochs!r}"
             )
-        if self.dropout > 0 and not self.hidden:
+        if self.model.dropout > 0 and not self.model.hidden:
             raise ConfigError(
-                "dropout must be 0 for the one-layer classifier (hidden = []): "
+                "model.dropout must be 0 for the one-layer classifier (model.hidden = []): "
                 "it drops hidden units only"
             )
 
     @property
     def augments(self) -> bool:
         """True if training images are flipped or translated."""
-        return (self.flip and self.flip_prob > 0) or (self.max_shift > 0 and self.shift_prob > 0)
+        a = self.augment
+        return (a.flip and a.flip_prob > 0) or (a.max_shift > 0 and a.shift_prob > 0)
 
     def step_size(self, n_train: int) -> int:
         """Half-cycle length ``n_s`` for a training split of ``n_train`` images."""
-        return self.n_s or max(1, 2 * (n_train // self.batch_size))
+        return self.schedule.n_s or max(1, 2 * (n_train // self.optimizer.batch_size))
 
     def total_steps(self, n_train: int) -> int:
         """Number of SGD updates for a training split of ``n_train`` images."""
-        if self.schedule == "constant":
-            return max(1, self.epochs * n_train // self.batch_size)
-        return 2 * self.step_size(n_train) * self.n_cycles
+        if self.schedule.kind == "constant":
+            return max(1, self.schedule.epochs * n_train // self.optimizer.batch_size)
+        return 2 * self.step_size(n_train) * self.schedule.n_cycles
 
     def make_schedule(self, n_train: int) -> schedules.Schedule:
         """The learning-rate schedule for a training split of ``n_train`` images."""
-        if self.schedule == "constant":
-            return schedules.constant(self.eta)
+        s = self.schedule
+        if s.kind == "constant":
+            return schedules.constant(s.eta)
         n_s = self.step_size(n_train)
-        if self.schedule == "triangular":
-            return schedules.triangular(self.eta_min, self.eta_max, n_s)
-        if self.schedule == "triangular2":
-            return schedules.triangular2(self.eta_min, self.eta_max, n_s)
-        return schedules.exp_range(self.eta_min, self.eta_max, n_s, self.gamma)
+        if s.kind == "triangular":
+            return schedules.triangular(s.eta_min, s.eta_max, n_s)
+        if s.kind == "triangular2":
+            return schedules.triangular2(s.eta_min, s.eta_max, n_s)
+        return schedules.exp_range(s.eta_min, s.eta_max, n_s, s.gamma)
+
+    def value(self, key: str) -> Any:
+        """The value of a dotted or unambiguous bare key (``"lam"``, ``"optimizer.lam"``)."""
+        table, name = resolve_key(key).split(".")
+        return getattr(getattr(self, table), name)
+
+    def with_values(self, values: Mapping[str, Any]) -> TrainConfig:
+        """A copy with ``{key: value}`` set (dotted or unambiguous bare keys), re-validated."""
+        nested = config_to_dict(self)
+        for key, value in values.items():
+            table, name = resolve_key(key).split(".")
+            nested[table][name] = list(value) if isinstance(value, tuple) else value
+        return config_from_dict(nested)
 
     def with_overrides(self, assignments: Iterable[str]) -> TrainConfig:
         """A copy with ``["key=value", ...]`` applied; values are TOML (``lam=1e-3``,
-        ``hidden=[256]``, ``flip=true``) or bare strings (``fill=keep``)."""
-        updates = dict(_parse_assignment(a) for a in assignments)
-        return config_from_dict({**config_to_dict(self), **updates})
+        ``model.hidden=[256]``, ``flip=true``) or bare strings (``fill=keep``)."""
+        return self.with_values(dict(_parse_assignment(a) for a in assignments))
 
 
-FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in attrs.fields(TrainConfig))
+#: The records of :class:`TrainConfig` by table name, in file order.
+TABLES: dict[str, type] = {
+    cls.TABLE: cls
+    for cls in (ModelConfig, DataConfig, AugmentConfig, ScheduleConfig, OptimizerConfig, RunConfig)
+}
+#: Every dotted key, ``model.hidden`` ... ``run.checkpoint_every``.
+KEYS: tuple[str, ...] = tuple(
+    f"{table}.{f.name}" for table, cls in TABLES.items() for f in attrs.fields(cls)
+)
+#: Bare keys of the flat files written before the tables existed (``schedule`` was the kind).
+LEGACY_KEYS: dict[str, str] = {
+    **{key.split(".")[1]: key for key in KEYS if key != "schedule.kind"},
+    "schedule": "schedule.kind",
+}
+
+
+def resolve_key(key: str) -> str:
+    """The dotted key for ``key``: itself if dotted, else the one table holding the name."""
+    key = key.strip()
+    if key in KEYS:
+        return key
+    matches = [k for k in KEYS if k.split(".")[1] == key]
+    if key in LEGACY_KEYS:
+        return LEGACY_KEYS[key]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ConfigError(f"config key {key!r} is ambiguous; use one of {', '.join(matches)}")
+    raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(KEYS)}")
 
 
 def _passthrough(value: Any, _: Any) -> Any:
@@ -220,7 +318,7 @@ def _passthrough(value: Any, _: Any) -> Any:
 
 
 #: Structures TOML tables into TrainConfig. Scalars pass through unchanged so the
-#: record's own validators (not a silent ``int(2.5)``) judge them.
+#: records' own validators (not a silent ``int(2.5)``) judge them.
 _converter = cattrs.Converter(detailed_validation=False)
 for _type in (int, float, str, bool):
     _converter.register_structure_hook(_type, _passthrough)
@@ -229,19 +327,49 @@ _converter.register_structure_hook_func(
 )
 
 
-def config_from_dict(values: Mapping[str, Any]) -> TrainConfig:
-    """Validate keys and values of a flat mapping and build the config."""
-    unknown = sorted(set(values) - set(FIELD_NAMES))
+def _nest(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{table: {name: value}}`` from nested tables, dotted keys or bare (flat) keys."""
+    nested: dict[str, dict[str, Any]] = {table: {} for table in TABLES}
+    unknown = []
+    for key, value in values.items():
+        if key in TABLES and isinstance(value, Mapping):
+            items = [(f"{key}.{name}", v) for name, v in value.items()]
+        else:
+            items = [(key, value)]
+        for item, v in items:
+            try:
+                table, name = resolve_key(item).split(".")
+            except ConfigError:
+                unknown.append(item)
+                continue
+            nested[table][name] = v
     if unknown:
         raise ConfigError(
-            f"unknown config key(s) {', '.join(unknown)}; valid keys: {', '.join(FIELD_NAMES)}"
+            f"unknown config key(s) {', '.join(sorted(unknown))}; valid keys: {', '.join(KEYS)}"
         )
-    return _converter.structure(dict(values), TrainConfig)
+    return nested
 
 
-def config_to_dict(config: TrainConfig) -> dict[str, Any]:
-    """Plain ``{field: value}`` (``hidden`` as a list), JSON and TOML ready."""
-    return _converter.unstructure(config) | {"hidden": list(config.hidden)}
+def config_from_dict(values: Mapping[str, Any]) -> TrainConfig:
+    """Validate keys and values and build the config.
+
+    ``values`` holds tables (``{"optimizer": {"lam": 1e-3}}``), dotted keys, or the bare
+    keys of the flat form (``{"lam": 1e-3, "schedule": "triangular"}``), in any mix.
+    """
+    return _converter.structure(_nest(values), TrainConfig)
+
+
+def config_to_dict(config: TrainConfig) -> dict[str, dict[str, Any]]:
+    """Nested ``{table: {field: value}}`` (``hidden`` as a list), JSON and TOML ready."""
+    tables: dict[str, dict[str, Any]] = _converter.unstructure(config)
+    tables["model"]["hidden"] = list(config.model.hidden)
+    return tables
+
+
+def config_to_flat(config: TrainConfig) -> dict[str, Any]:
+    """The flat view ``{bare key: value}`` of the pre-table files (``schedule`` = kind)."""
+    tables = config_to_dict(config)
+    return {bare: tables[key.split(".")[0]][key.split(".")[1]] for bare, key in LEGACY_KEYS.items()}
 
 
 def _parse_assignment(assignment: str) -> tuple[str, Any]:
@@ -249,8 +377,7 @@ def _parse_assignment(assignment: str) -> tuple[str, Any]:
     key = key.strip()
     if not sep or not key:
         raise ConfigError(f"override {assignment!r} must look like key=value")
-    if key not in FIELD_NAMES:
-        raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(FIELD_NAMES)}")
+    resolve_key(key)
     try:
         return key, tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
@@ -264,9 +391,9 @@ def packaged_config_names() -> list[str]:
 
 
 def load_config(name_or_path: str | Path) -> TrainConfig:
-    """A packaged config by name (``"baseline"``) or a ``.toml`` file.
+    """A packaged config by name (``"baseline"``) or a ``.toml`` file (tables or flat).
 
-    The config's ``name`` defaults to the file stem.
+    The config's ``run.name`` defaults to the file stem.
     """
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
@@ -292,7 +419,7 @@ def load_config(name_or_path: str | Path) -> TrainConfig:
         config = config_from_dict(values)
     except ConfigError as err:
         raise ConfigError(f"config {str(name_or_path)!r}: {err}") from None
-    return config if config.name else attrs.evolve(config, name=stem)
+    return config if config.run.name else config.with_values({"run.name": stem})
 
 
 def _toml_value(value: Any) -> str:
@@ -306,8 +433,11 @@ def _toml_value(value: Any) -> str:
 
 
 def config_to_toml(config: TrainConfig) -> str:
-    """The resolved config as TOML text (every field, in declaration order)."""
-    return "".join(f"{k} = {_toml_value(v)}\n" for k, v in config_to_dict(config).items())
+    """The resolved config as TOML text: one table per record, every field in order."""
+    return "\n".join(
+        f"[{table}]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in fields.items())
+        for table, fields in config_to_dict(config).items()
+    )
 
 
 def save_config(config: TrainConfig, path: str | Path) -> None:

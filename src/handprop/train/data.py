@@ -36,16 +36,20 @@ def load_data(config: TrainConfig) -> Splits:
     and the last splits are cached for the life of the process.
     """
     return _splits(
-        os.environ.get(DATA_ENV), config.split, config.n_val, config.n_train, config.dtype
+        os.environ.get(DATA_ENV),
+        config.data.split,
+        config.data.n_val,
+        config.data.n_train,
+        config.model.dtype,
     )
 
 
 def training_bytes(config: TrainConfig, d_in: int = 3072, n_classes: int = 10) -> int:
     """Rough memory for the network of ``config``: parameters, gradients and the new
     parameters in the config's dtype, plus the float64 draw of the initial weights."""
-    sizes = (d_in, *config.hidden, n_classes)
+    sizes = (d_in, *config.model.hidden, n_classes)
     count = sum(a * b + b for a, b in itertools.pairwise(sizes))
-    return count * (3 * np.dtype(config.dtype).itemsize + 8)
+    return count * (3 * np.dtype(config.model.dtype).itemsize + 8)
 
 
 def _physical_memory() -> int:
@@ -60,19 +64,19 @@ def initial_params(config: TrainConfig, d_in: int = 3072, n_classes: int = 10) -
     """
     need, have = training_bytes(config, d_in, n_classes), _physical_memory()
     message = (
-        f"hidden = {list(config.hidden)} needs about {need / 1e9:.3g} GB of memory for its "
-        f"parameters and gradients ({config.dtype}); this machine has {have / 1e9:.3g} GB"
+        f"hidden = {list(config.model.hidden)} needs about {need / 1e9:.3g} GB of memory for its "
+        f"parameters and gradients ({config.model.dtype}); this machine has {have / 1e9:.3g} GB"
     )
     if need > have:
         raise ConfigError(message)
     try:
         return init_params(
             d_in,
-            config.hidden,
+            config.model.hidden,
             n_classes,
-            seed=stream(config.seed, INIT),
-            dtype=np.dtype(config.dtype),
-            init=config.init,
+            seed=stream(config.run.seed, INIT),
+            dtype=np.dtype(config.model.dtype),
+            init=config.model.init,
         )
     except MemoryError:
         raise ConfigError(message) from None

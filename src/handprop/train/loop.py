@@ -27,7 +27,7 @@ from handprop.kernels.sgd import sgd_l2_update
 from handprop.nn.network import cross_entropy_and_gradients, evaluate
 from handprop.nn.params import Grads, Layer, Params
 from handprop.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from handprop.train.config import TrainConfig, config_to_dict
+from handprop.train.config import KEYS, TrainConfig, config_from_dict, config_to_dict
 from handprop.train.data import load_data
 from handprop.train.history import History, HistoryRow
 from handprop.train.state import (
@@ -46,12 +46,21 @@ Step = Callable[[TrainState, int], TrainState]
 Probe = Callable[[Params, int], HistoryRow]
 
 #: Config keys that may change between a checkpoint and its resumption.
-RESUMABLE_CHANGES = frozenset({"checkpoint_every", "name"})
+RESUMABLE_CHANGES = frozenset({"run.checkpoint_every", "run.name"})
+
+
+def changed_keys(saved: TrainConfig, config: TrainConfig) -> list[str]:
+    """Dotted keys whose values differ between two configs, except the resumable ones."""
+    return [
+        key
+        for key in KEYS
+        if key not in RESUMABLE_CHANGES and config.value(key) != saved.value(key)
+    ]
 
 
 def batch_layout(config: TrainConfig, n_train: int) -> tuple[int, int]:
     """``(batch_size, steps_per_epoch)``; a batch never exceeds the training set."""
-    batch = min(config.batch_size, n_train)
+    batch = min(config.optimizer.batch_size, n_train)
     return batch, n_train // batch
 
 
@@ -94,17 +103,22 @@ def make_step(config: TrainConfig, train: Dataset) -> Step:
     n = len(y)
     batch, per_epoch = batch_layout(config, n)
     schedule = config.make_schedule(n)
-    lam, seed, rate, fill = config.lam, config.seed, config.dropout, config.fill
-    shuffle = config.shuffle
+    lam, seed, rate, fill = (
+        config.optimizer.lam,
+        config.run.seed,
+        config.model.dropout,
+        config.augment.fill,
+    )
+    shuffle = config.optimizer.shuffle
     augments = config.augments
     draw = functools.partial(
         draw_augmentation,
-        flip_prob=config.flip_prob if config.flip else 0.0,
-        max_shift=config.max_shift,
-        shift_prob=config.shift_prob,
+        flip_prob=config.augment.flip_prob if config.augment.flip else 0.0,
+        max_shift=config.augment.max_shift,
+        shift_prob=config.augment.shift_prob,
     )
     dtype = X.dtype
-    mask_shapes = [(batch, m) for m in config.hidden]
+    mask_shapes = [(batch, m) for m in config.model.hidden]
 
     def step(state: TrainState, t: int) -> TrainState:
         epoch, block = divmod(t, per_epoch)
@@ -133,13 +147,15 @@ def make_probe(config: TrainConfig, data: Splits) -> Probe:
     train = data.train
     n = len(train.y)
     Xt, yt = train.X, train.y
-    if 0 < config.train_eval_size < n:
-        rows = stream(config.seed, EVAL_SUBSET).choice(n, config.train_eval_size, replace=False)
+    if 0 < config.run.train_eval_size < n:
+        rows = stream(config.run.seed, EVAL_SUBSET).choice(
+            n, config.run.train_eval_size, replace=False
+        )
         rows.sort()
         Xt, yt = Xt[rows], yt[rows]
     schedule = config.make_schedule(n)
     per_epoch = batch_layout(config, n)[1]
-    lam = config.lam
+    lam = config.optimizer.lam
 
     def probe(params: Params, t: int) -> HistoryRow:
         tr = evaluate(params, Xt, yt, lam)
@@ -160,14 +176,14 @@ def make_probe(config: TrainConfig, data: Splits) -> Probe:
 
 
 def _check_inputs(params: Params, config: TrainConfig, data: Splits) -> None:
-    if params.hidden != config.hidden:
+    if params.hidden != config.model.hidden:
         raise ConfigError(
-            f"hidden is {list(config.hidden)} but the parameters have hidden sizes "
+            f"hidden is {list(config.model.hidden)} but the parameters have hidden sizes "
             f"{list(params.hidden)}"
         )
     for what, dtype in (("parameters", params.dtype), ("training data", data.train.dtype)):
-        if dtype != np.dtype(config.dtype):
-            raise ConfigError(f"dtype is {config.dtype} but the {what} are {dtype}")
+        if dtype != np.dtype(config.model.dtype):
+            raise ConfigError(f"dtype is {config.model.dtype} but the {what} are {dtype}")
 
 
 def _restore(
@@ -176,12 +192,13 @@ def _restore(
     ckpt = load_checkpoint(checkpoint_dir, params.sizes, params.dtype)
     if ckpt is None:
         return None
-    current = config_to_dict(config)
-    changed = sorted(
-        k
-        for k in current.keys() | ckpt.config.keys()
-        if k not in RESUMABLE_CHANGES and current.get(k) != ckpt.config.get(k)
-    )
+    try:
+        saved = config_from_dict(ckpt.config)  # nested, or flat from before the tables
+    except ConfigError as err:
+        raise ConfigError(
+            f"cannot resume from {checkpoint_dir}: its config is invalid: {err}"
+        ) from None
+    changed = changed_keys(saved, config)
     if changed:
         raise ConfigError(
             f"cannot resume from {checkpoint_dir}: config differs in {', '.join(changed)}"
@@ -202,7 +219,7 @@ def train(
     """Train ``params`` with mini-batch SGD as ``config`` says and return the result.
 
     ``data`` defaults to :func:`load_data` of the config. With ``checkpoint_dir``, a
-    checkpoint is written every ``config.checkpoint_every`` steps and on Ctrl-C
+    checkpoint is written every ``config.run.checkpoint_every`` steps and on Ctrl-C
     (status ``"interrupted"``); ``resume=True`` continues from the checkpoint found
     there and ends bit-identical to an uninterrupted run. A non-finite cost stops the
     run with status ``"diverged"`` and the step where it happened.
@@ -212,7 +229,7 @@ def train(
     n = len(data.train.y)
     total = config.total_steps(n)
     per_epoch = batch_layout(config, n)[1]
-    eval_every = config.eval_every or per_epoch
+    eval_every = config.run.eval_every or per_epoch
     step = make_step(config, data.train)
     probe = make_probe(config, data)
     folder = None if checkpoint_dir is None else Path(checkpoint_dir)
@@ -261,7 +278,7 @@ def train(
                         refresh=False,
                     )
                 point = (new, hist)
-                if config.checkpoint_every and new.t % config.checkpoint_every == 0:
+                if config.run.checkpoint_every and new.t % config.run.checkpoint_every == 0:
                     checkpoint(point)
         except KeyboardInterrupt:
             status = "interrupted"

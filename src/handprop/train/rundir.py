@@ -43,7 +43,7 @@ from handprop.train.checkpoint import (
 from handprop.train.config import TrainConfig, config_to_dict, config_to_toml, load_config
 from handprop.train.data import initial_params, load_data
 from handprop.train.history import History
-from handprop.train.loop import RESUMABLE_CHANGES, train
+from handprop.train.loop import changed_keys, train
 from handprop.train.params_file import save_params
 from handprop.train.state import Status, TrainResult
 
@@ -72,7 +72,7 @@ class RunSummary:
 def _metrics(config: TrainConfig, result: TrainResult, test_acc: float | None) -> dict[str, Any]:
     val = result.history.columns()["val_acc"]
     return {
-        "name": config.name,
+        "name": config.run.name,
         "status": result.status,
         "test_acc": test_acc,
         "best_val_acc": float(val.max()),
@@ -101,12 +101,12 @@ def _figures(
     """curves, schedule and (if ``W1`` is given) weights, in each of ``formats``."""
     from handprop import figures  # matplotlib is slow to import; only runs that draw pay
 
-    x = "epoch" if config.schedule == "constant" else "step"
-    title = config.name or None
+    x = "epoch" if config.schedule.kind == "constant" else "step"
+    title = config.run.name or None
     schedule = config.make_schedule(n_train)
     steps = np.arange(config.total_steps(n_train))
     etas = np.array([schedule(int(t)) for t in steps])
-    names = class_names if not config.hidden else None
+    names = class_names if not config.model.hidden else None
     for fmt in formats:
         figures.plot_curves(history.columns(), out / f"curves.{fmt}", x=x, title=title)
         figures.plot_schedule(steps, etas, out / f"schedule.{fmt}")
@@ -123,11 +123,6 @@ def run_folder(root: Path, name: str) -> Path:
             f"name must be a plain folder name (no '/', '..' or absolute path), got {name!r}"
         )
     return root / name
-
-
-def _changed_keys(saved: TrainConfig, config: TrainConfig) -> list[str]:
-    old, new = config_to_dict(saved), config_to_dict(config)
-    return sorted(k for k in new if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
 
 
 def _check_folder(out: Path, config: TrainConfig, resume: bool) -> RunSummary | None:
@@ -148,7 +143,7 @@ def _check_folder(out: Path, config: TrainConfig, resume: bool) -> RunSummary | 
             saved = load_config(out / CONFIG_FILE)
         except ConfigError as err:
             raise DataError(f"cannot resume {out}: {err}") from None
-        changed = _changed_keys(saved, config)
+        changed = changed_keys(saved, config)
         if changed:
             raise ConfigError(
                 f"cannot resume {out}: its config differs in {', '.join(changed)}; "

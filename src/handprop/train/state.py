@@ -1,7 +1,7 @@
 """Records of a training run: the state the step folds over, and the final result.
 
 Randomness never lives in the state: every random draw comes from a generator
-derived from ``(config.seed, stream, counter)`` (:func:`stream`), so a step is a
+derived from ``(config.run.seed, stream, counter)`` (:func:`stream`), so a step is a
 pure function of ``(state, t)`` and a run resumes from its step count alone.
 """
 

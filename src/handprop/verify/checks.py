@@ -1,10 +1,10 @@
-"""Gradient verification: analytic gradients against PyTorch autograd and finite differences.
+"""Gradient checks: analytic gradients against PyTorch autograd and finite differences.
 
 Everything is compared in float64: parameters, inputs and masks are cast first.
 The PyTorch reference is built directly from the :class:`Params` arrays and
 does the same maths as :mod:`handprop.nn.network` (affine, ReLU, dropout
 multiplier, mean softmax cross-entropy, ``+ lam * sum_l ||W_l||^2``). PyTorch is
-imported inside :func:`torch_gradients` only, so ``import handprop.gradcheck``
+imported inside :func:`torch_gradients` only, so ``import handprop.verify``
 never needs it.
 
 Errors per parameter are the maxima over its elements of
@@ -12,26 +12,21 @@ Errors per parameter are the maxima over its elements of
 - absolute error ``|a - b|``;
 - relative error ``|a - b| / max(eps, |a| + |b|)`` with ``eps = REL_EPS``:
   two gradients that both vanish (a dead ReLU unit) agree instead of giving 0/0.
-
-Typical use: ``rows = gradcheck_table(cases, X, y, fd_coords=50)``, then
-``failures(rows)``, ``to_text(rows)``, ``to_latex(rows)`` or ``to_json(rows)``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping
 
 import attrs
-import cattrs
 import numpy as np
 
 from handprop.errors import ConfigError, HandpropError
-from handprop.kernels.dropout import dropout_mask
 from handprop.nn import layers as L
+from handprop.nn.architecture import ReLU, decayed_arrays
 from handprop.nn.network import Masks, _masks, forward, gradients
 from handprop.nn.params import Grads, Params, init_params
+from handprop.verify.sampling import fixed_masks, sample_coords
 
 Array = np.ndarray
 
@@ -117,7 +112,7 @@ def _float64(
     params: Params, X: Array, mask: Masks
 ) -> tuple[Params, Array, tuple[Array, ...] | None]:
     """Everything cast to float64; the masks as one array per hidden layer, or None."""
-    masks = None if mask is None else tuple(np.asarray(m, np.float64) for m in _masks(params, mask))
+    masks = None if mask is None else tuple(np.asarray(m, np.float64) for m in _masks(mask))
     return params.astype(np.float64), np.asarray(X, dtype=np.float64), masks
 
 
@@ -156,22 +151,14 @@ def torch_gradients(
     return cost.item(), Params.from_arrays(grads)
 
 
-def sample_coords(params: Params, k: int, rng: np.random.Generator) -> dict[str, Array]:
-    """Sorted flat indices of ``min(k, size)`` distinct coordinates of every parameter."""
-    return {
-        name: np.sort(rng.choice(a.size, size=min(k, a.size), replace=False))
-        for name, a in params.arrays().items()
-    }
-
-
 def _cost_and_kinks(
     params: Params, X: Array, y: Array, lam: float, masks: Masks
 ) -> tuple[float, Array]:
     """The cost and the sign pattern of every ReLU input (which side of each kink)."""
-    scores, caches = forward(params, X, masks)
+    scores, tape = forward(params, X, masks)
     loss = L.softmax_cross_entropy_forward(scores, y)[0]
-    cost = loss + L.l2_penalty(tuple(layer.W for layer in params.layers), lam)
-    relu_outputs = [relu_cache.ravel() for _, relu_cache, _ in caches[:-1]]
+    cost = loss + L.l2_penalty(decayed_arrays(params), lam)
+    relu_outputs = [cache.ravel() for spec, _, cache in tape if isinstance(spec, ReLU)]
     return cost, np.concatenate([np.empty(0), *relu_outputs]) > 0
 
 
@@ -261,36 +248,6 @@ def check_gradients(
     return tuple(rows)
 
 
-def random_rows(
-    n: int, *, d: int = 3072, n_classes: int = 10, seed: int = 0
-) -> tuple[Array, Array]:
-    """``(X, y)``: n standard-normal float64 rows (like normalised images) and random labels."""
-    rng = np.random.default_rng((seed, 0))
-    return rng.standard_normal((n, d)), rng.integers(0, n_classes, size=n)
-
-
-def real_rows(n: int, *, progress: bool = False) -> tuple[Array, Array]:
-    """The first n normalised float64 training rows of CIFAR-10 (``batch1`` split).
-
-    The data comes from ``HANDPROP_DATA``, the cache or a download (see
-    :func:`handprop.data.load_cifar10`).
-    """
-    from handprop.data import load_cifar10, make_splits, normalize
-
-    splits = normalize(make_splits(load_cifar10(progress=progress), "batch1", dtype=np.float64))
-    return splits.train.X[:n], splits.train.y[:n]
-
-
-def fixed_masks(case: CheckCase, n: int, rng: np.random.Generator) -> tuple[Array, ...] | None:
-    """One inverted-dropout multiplier (n, m) per hidden layer (0 or 1/keep), or None.
-
-    Drawn by the training kernel :func:`handprop.kernels.dropout.dropout_mask`.
-    """
-    if not case.dropout:
-        return None
-    return tuple(dropout_mask(rng, (n, m), case.dropout, np.float64) for m in case.hidden)
-
-
 def gradcheck_table(
     cases: Iterable[CheckCase],
     X: Array,
@@ -339,68 +296,3 @@ def failures(
         if r.fd_rel is not None and not r.fd_rel <= max_fd_rel:
             out.append(f"{r.case.label} {r.param}: FD max rel {r.fd_rel:.2e} > {max_fd_rel:g}")
     return out
-
-
-_HEADER = ("Network", "Param", "Size", "Torch max abs", "Torch max rel")
-_FD_HEADER = ("FD coords", "FD max abs", "FD max rel")
-
-
-def _cells(rows: Sequence[GradError], number: str) -> list[tuple[str, ...]]:
-    """Header and body cells; ``number`` formats a float (``{m}`` mantissa, ``{e}`` exponent)."""
-
-    def fmt(x: float | None) -> str:
-        if x is None:
-            return "-"
-        if x == 0 or not np.isfinite(x):
-            return f"{x:g}"
-        m, e = f"{x:.1e}".split("e")
-        return number.format(m=m, e=int(e))
-
-    with_fd = any(r.fd_count for r in rows)
-    table = [_HEADER + (_FD_HEADER if with_fd else ())]
-    for i, r in enumerate(rows):
-        network = "" if i and rows[i - 1].case == r.case else r.case.label
-        cells: tuple[str, ...] = (network, r.param, str(r.size), fmt(r.torch_abs), fmt(r.torch_rel))
-        if with_fd:
-            cells += (str(r.fd_count) if r.fd_count else "-", fmt(r.fd_abs), fmt(r.fd_rel))
-        table.append(cells)
-    return table
-
-
-def to_text(rows: Sequence[GradError]) -> str:
-    """Markdown table with padded columns, so it also reads well in a terminal."""
-    table = _cells(rows, "{m}e{e:+03d}")
-    widths = [max(len(row[j]) for row in table) for j in range(len(table[0]))]
-    lines = [
-        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-        for row in table
-    ]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
-
-
-def _tex_escape(text: str) -> str:
-    for char in "\\&%$#_{}":
-        text = text.replace(char, "\\" + char)
-    return text.replace("lam=", r"$\lambda$=")
-
-
-def to_latex(rows: Sequence[GradError]) -> str:
-    """A ``tabular`` fragment (booktabs rules) to place inside a ``table`` environment."""
-    header, *body = _cells(rows, r"${m}\times 10^{{{e}}}$")
-    spec = "ll" + "r" * (len(header) - 2)
-    lines = [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
-    for r in body:
-        lines.append(" & ".join(_tex_escape(c) if j < 2 else c for j, c in enumerate(r)) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    return "\n".join(lines)
-
-
-def to_json(rows: Sequence[GradError], **settings: Any) -> str:
-    """``{"settings": settings, "rows": [...]}``: every record as a plain dict."""
-    return json.dumps({"settings": settings, "rows": cattrs.unstructure(list(rows))}, indent=2)
-
-
-def from_json(text: str) -> tuple[GradError, ...]:
-    """The records of a :func:`to_json` document."""
-    return tuple(cattrs.structure(json.loads(text)["rows"], list[GradError]))

@@ -1,0 +1,65 @@
+"""Gradients and short training runs are bit-identical to those of the code before the
+network became a layer sequence and the config nested records.
+
+``data/bit_identity.json`` holds sha256 hashes recorded with that earlier code: the
+gradients of every packaged training config on fixed inputs, and the final parameters
+of shortened real-data runs of ``baseline`` and ``wide_flip_translate_dropout``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handprop.kernels.dropout import dropout_mask
+from handprop.nn import Params, gradients, init_params
+from handprop.train import initial_params, load_config, load_data, packaged_config_names, train
+
+HASHES = json.loads((Path(__file__).parent / "data" / "bit_identity.json").read_text())
+TRAINING_CONFIGS = [n for n in packaged_config_names() if not n.startswith("search_")]
+
+
+def digest(params: Params) -> str:
+    """sha256 over every array's name, dtype and bytes, in ``W1, b1, ...`` order."""
+    h = hashlib.sha256()
+    for name, a in params.arrays().items():
+        h.update(name.encode())
+        h.update(str(a.dtype).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def test_every_packaged_config_has_a_stored_gradient_hash():
+    assert sorted(HASHES["gradients"]) == TRAINING_CONFIGS
+
+
+@pytest.mark.parametrize("name", TRAINING_CONFIGS)
+def test_gradients_are_bit_identical(name):
+    config = load_config(name)
+    model = config.model
+    rng = np.random.default_rng(1234)
+    n, d = 16, 3072
+    X = rng.standard_normal((n, d)).astype(model.dtype)
+    y = rng.integers(0, 10, n)
+    params = init_params(d, model.hidden, 10, seed=7, dtype=model.dtype, init=model.init)
+    masks = None
+    if model.dropout:
+        masks = [
+            dropout_mask(rng, (n, m), model.dropout, np.dtype(model.dtype)) for m in model.hidden
+        ]
+    lam = config.optimizer.lam or 1e-3
+    assert digest(gradients(params, X, y, lam, masks)) == HASHES["gradients"][name]
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", sorted(HASHES["runs"]))
+def test_short_real_data_runs_are_bit_identical(name, cifar10):
+    run = HASHES["runs"][name]
+    config = load_config(name).with_overrides(run["set"])
+    result = train(initial_params(config), config, data=load_data(config))
+    assert result.status == "completed"
+    assert digest(result.params) == run["params_sha256"]
