@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from data_fakes import SMALL_ROWS, fake_pixels
 
-from handprop.data import DataError, load_cifar10
+from handprop.data import DataError, files, load_cifar10
 
 BATCH_FILES = sorted([*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta"])
 
@@ -61,15 +61,15 @@ def test_truncated_download_with_matching_hash_leaves_nothing(server, archive_by
 def test_interrupted_extraction_leaves_nothing(server, archive_bytes, cache, monkeypatch):
     url, known_hash = server.publish("cifar-10-python.tar.gz", archive_bytes)
     written: list[Path] = []
-    original = Path.write_bytes
+    original = files._write_file
 
-    def fail_on_third(self: Path, data: bytes) -> int:
+    def fail_on_third(path: Path, blob: bytes) -> None:
         if len(written) == 2:
             raise OSError(28, "No space left on device")
-        written.append(self)
-        return original(self, data)
+        written.append(path)
+        original(path, blob)
 
-    monkeypatch.setattr(Path, "write_bytes", fail_on_third)
+    monkeypatch.setattr(files, "_write_file", fail_on_third)
     with pytest.raises(DataError, match=r"cannot write the extracted files .*HANDPROP_CACHE"):
         load_cifar10(url=url, known_hash=known_hash, progress=False)
     assert len(written) == 2
