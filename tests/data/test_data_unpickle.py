@@ -40,3 +40,30 @@ def test_builtins_are_refused():
 def test_truncated_or_garbage_bytes_raise_data_error(blob):
     with pytest.raises(DataError, match=r"^name: cannot read the batch file .*remedy$"):
         restricted_loads(blob, "name", "remedy")
+
+
+def encode_call(inner: bytes, codec: bytes) -> bytes:
+    """Pickle opcodes for ``_codecs.encode(<inner>, codec)``."""
+    return (
+        b"c_codecs\nencode\n" + inner + b"X" + len(codec).to_bytes(4, "little") + codec + b"\x86R"
+    )
+
+
+def test_chained_codecs_cannot_amplify():
+    """32 nested hex encodings of 2 bytes would make 8 GiB from a pickle of 900 bytes."""
+    expr = encode_call(b"X\x02\x00\x00\x00ab", b"latin1")
+    for _ in range(32):
+        expr = encode_call(expr, b"hex")
+    blob = b"\x80\x02" + expr + b"."
+    assert len(blob) < 1000
+    with pytest.raises(DataError, match=r"^f: .*forbidden call _codecs\.encode\(\.\.\., 'hex'\)"):
+        restricted_loads(blob, "f", "fix")
+
+
+def test_array_reconstruction_must_start_empty():
+    blob = (
+        b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
+        b"J\x00\xe1\xf5\x05\x85C\x01b\x87R."  # _reconstruct(ndarray, (10**8,), b"b")
+    )
+    with pytest.raises(DataError, match=r"unexpected array reconstruction \(100000000,\)"):
+        restricted_loads(blob, "f", "fix")

@@ -65,9 +65,7 @@ def classify(path: Path, remedy: str) -> Source:
 def given(source: str | os.PathLike[str] | None) -> Source | None:
     """The explicit ``source``, else ``HANDPROP_DATA``, else ``None``."""
     if source is not None:
-        return classify(
-            Path(source), f"Pass {SOURCE_FORMS}, or remove the source {REDOWNLOAD}."
-        )
+        return classify(Path(source), f"Pass {SOURCE_FORMS}, or remove the source {REDOWNLOAD}.")
     env = os.environ.get(DATA_ENV)
     if env:
         return classify(
@@ -108,7 +106,9 @@ def download(cache: Path, url: str, known_hash: str, progress: bool) -> Path:
     except BaseException as err:
         shutil.rmtree(folder, ignore_errors=True)
         if isinstance(err, ValueError):  # pooch's checksum mismatch
-            raise DataError(f"{url}: downloaded file fails its checksum ({err}). {remedy}") from None
+            raise DataError(
+                f"{url}: downloaded file fails its checksum ({err}). {remedy}"
+            ) from None
         if isinstance(err, OSError):  # requests' network and HTTP errors are OSErrors
             raise DataError(f"{url}: download failed ({err}). {remedy}") from None
         raise

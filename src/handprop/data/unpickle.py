@@ -4,6 +4,10 @@ The batches are protocol-2 pickles written by Python 2: dicts with byte-string
 keys whose ``data`` entry is a numpy array. Only the numpy globals needed to
 rebuild such an array are allowed (plus ``_codecs.encode``, which Python 3
 protocol-2 pickles use for byte strings), so loading a file never runs other code.
+Both are narrowed to the calls such pickles make, so that no call can allocate more
+than the file holds: ``_reconstruct`` only of an empty array (the pixels come from
+its state), ``_codecs.encode`` only from text to latin-1 (chained codecs such as
+``hex`` would double the size with each call).
 """
 
 from __future__ import annotations
@@ -21,12 +25,27 @@ try:  # numpy >= 2
 except ImportError:  # pragma: no cover - numpy 1.x
     from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
 
+
+def _empty_array(subtype: object, shape: object, dtype: object) -> np.ndarray:
+    """``numpy``'s ``_reconstruct`` as pickled arrays call it: an empty ndarray to fill."""
+    if subtype is not np.ndarray or shape != (0,):
+        raise pickle.UnpicklingError(f"unexpected array reconstruction {shape!r}")
+    return _reconstruct(subtype, shape, dtype)
+
+
+def _latin1(text: object, encoding: object = "utf-8") -> bytes:
+    """``_codecs.encode`` as protocol-2 pickles call it for byte strings: text to latin-1."""
+    if not (isinstance(text, str) and encoding in ("latin1", "latin-1")):
+        raise pickle.UnpicklingError(f"forbidden call _codecs.encode(..., {encoding!r})")
+    return codecs.encode(text, "latin1")
+
+
 ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy.core.multiarray", "_reconstruct"): _empty_array,
+    ("numpy._core.multiarray", "_reconstruct"): _empty_array,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
-    ("_codecs", "encode"): codecs.encode,
+    ("_codecs", "encode"): _latin1,
 }
 
 
