@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from data_fakes import SMALL_ROWS, SRC, fake_pixels
 
-from handprop.data import DataError, files, load_cifar10
+from handprop.data import DataError, files, load_cifar10, source
 
 BATCH_FILES = sorted([*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta"])
 EXTRACTED = ["cifar-10-batches-py"] + [f"cifar-10-batches-py/{name}" for name in BATCH_FILES]
@@ -180,3 +180,13 @@ def test_stale_temporaries_of_running_processes_are_kept(cache):
     unrelated.write_bytes(b"x")
     files.remove_stale(cache / "cifar-10-batches-py")
     assert mine.is_dir() and unrelated.is_file()
+
+
+def test_oversized_download_is_cut_off(server, archive_bytes, cache, monkeypatch):
+    monkeypatch.setattr(source, "DOWNLOAD_BYTES", len(archive_bytes) - 1)
+    url, known_hash = server.publish("cifar-10-python.tar.gz", archive_bytes)
+    size = len(archive_bytes) - 1
+    message = rf"^{re.escape(url)}: sends more than the {size} bytes a CIFAR-10 archive can hold"
+    with pytest.raises(DataError, match=message):
+        load_cifar10(url=url, known_hash=known_hash, progress=False)
+    assert contents(cache) == []

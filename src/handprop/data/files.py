@@ -29,7 +29,8 @@ MAX_MEMBERS = 100  # the official archive has 9 (folder, 7 files, readme.html)
 CHUNK = 2**20
 
 
-def _mib(n: int) -> str:
+def mib(n: int) -> str:
+    """``n`` bytes for a message: whole MiB from 1 MiB on."""
     return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n} bytes"
 
 
@@ -45,7 +46,7 @@ def _read_file(path: Path, remedy: str) -> bytes:
     except OSError as err:
         raise DataError(f"{path}: cannot read ({err.strerror}). {remedy}") from None
     if max(size, len(blob)) > cap:
-        raise DataError(f"{path}: larger than the {_mib(cap)} a CIFAR-10 file can hold. {remedy}")
+        raise DataError(f"{path}: larger than the {mib(cap)} a CIFAR-10 file can hold. {remedy}")
     return blob
 
 
@@ -111,7 +112,7 @@ def read_archive(archive: Path, remedy: str) -> dict[str, bytes]:
                     if member.size > max_bytes(name):
                         raise DataError(
                             f"{archive}: {member.name} declares {member.size} bytes, more than "
-                            f"the {_mib(max_bytes(name))} a CIFAR-10 file can hold. {remedy}"
+                            f"the {mib(max_bytes(name))} a CIFAR-10 file can hold. {remedy}"
                         )
                     file = tar.extractfile(member)
                     assert file is not None  # a regular file always has a stream
@@ -119,7 +120,7 @@ def read_archive(archive: Path, remedy: str) -> dict[str, bytes]:
             stream.drain()
     except _TooLarge:
         raise DataError(
-            f"{archive}: decompresses to more than the {_mib(ARCHIVE_BYTES)} "
+            f"{archive}: decompresses to more than the {mib(ARCHIVE_BYTES)} "
             f"a CIFAR-10 archive can hold. {remedy}"
         ) from None
     except (OSError, EOFError, tarfile.TarError, zlib.error) as err:

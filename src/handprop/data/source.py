@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import attrs
 
-from handprop.data.files import BATCH_DIR, remove_stale, temp_path
+from handprop.data.files import ARCHIVE_BYTES, BATCH_DIR, mib, remove_stale, temp_path
 from handprop.errors import DataError
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -26,6 +27,8 @@ DATA_ENV = "HANDPROP_DATA"
 CACHE_ENV = "HANDPROP_CACHE"
 SOURCE_FORMS = f"a folder containing {BATCH_DIR}/, the {BATCH_DIR} folder itself, or {ARCHIVE_NAME}"
 REDOWNLOAD = f"to download the official archive (no --data, {DATA_ENV} unset)"
+DOWNLOAD_BYTES = ARCHIVE_BYTES
+"""Largest download accepted: the archive compresses, so it is smaller than its contents."""
 
 
 @attrs.frozen
@@ -87,12 +90,45 @@ def cached(cache: Path) -> Source | None:
     return None
 
 
+class _CappedWriter:
+    """The download's file, refusing to grow past :data:`DOWNLOAD_BYTES`."""
+
+    def __init__(self, file: IO[bytes], url: str):
+        self.file, self.url, self.written = file, url, 0
+
+    def write(self, chunk: bytes) -> int:
+        self.written += len(chunk)
+        if self.written > DOWNLOAD_BYTES:
+            raise DataError(
+                f"{self.url}: sends more than the {mib(DOWNLOAD_BYTES)} a CIFAR-10 archive "
+                f"can hold. Check the url, or download {ARCHIVE_NAME} yourself and set "
+                f"{DATA_ENV} to it."
+            )
+        return self.file.write(chunk)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+def _capped_downloader(url: str, progress: bool) -> Callable[[str, str, object], None]:
+    """pooch's downloader for ``url``, writing through :class:`_CappedWriter`."""
+    import pooch
+
+    inner = pooch.downloaders.choose_downloader(url, progressbar=progress)
+
+    def fetch(url: str, output_file: str, pup: object) -> None:
+        with open(output_file, "w+b") as f:
+            inner(url, _CappedWriter(f, url), pup)
+
+    return fetch
+
+
 def download(cache: Path, url: str, known_hash: str, progress: bool) -> Path:
     """Download the archive into a new folder of ``cache``, verify its checksum; return its path.
 
     The folder (see :func:`handprop.data.files.temp_path`) is this process's own;
-    the caller removes it. On a checksum mismatch or a network error nothing is
-    left in ``cache``, and what a killed download left is removed here.
+    the caller removes it. On a checksum mismatch, a network error or an oversized
+    download nothing is left in ``cache``, and what a killed download left is removed here.
     """
     import pooch
 
@@ -100,8 +136,9 @@ def download(cache: Path, url: str, known_hash: str, progress: bool) -> Path:
     remove_stale(cache / ARCHIVE_NAME)
     folder = temp_path(cache / ARCHIVE_NAME)  # pooch's partial download goes here too
     try:
+        fetch = _capped_downloader(url, progress)
         return Path(
-            pooch.retrieve(url, known_hash, fname=ARCHIVE_NAME, path=folder, progressbar=progress)
+            pooch.retrieve(url, known_hash, fname=ARCHIVE_NAME, path=folder, downloader=fetch)
         )
     except BaseException as err:
         shutil.rmtree(folder, ignore_errors=True)

@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - numpy 1.x
     from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
 
 
-def _empty_array(subtype: object, shape: object, dtype: object) -> np.ndarray:
+def _empty_array(subtype: object, shape: object, dtype: object) -> object:
     """``numpy``'s ``_reconstruct`` as pickled arrays call it: an empty ndarray to fill."""
     if subtype is not np.ndarray or shape != (0,):
         raise pickle.UnpicklingError(f"unexpected array reconstruction {shape!r}")
