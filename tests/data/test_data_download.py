@@ -190,3 +190,10 @@ def test_oversized_download_is_cut_off(server, archive_bytes, cache, monkeypatch
     with pytest.raises(DataError, match=message):
         load_cifar10(url=url, known_hash=known_hash, progress=False)
     assert contents(cache) == []
+
+
+def test_cache_that_is_a_file(cache):
+    cache.write_bytes(b"not a folder")
+    message = rf"^{re.escape(str(cache))}: cannot create a folder in the cache \(Not a directory\)"
+    with pytest.raises(DataError, match=message + r"\. Make it writable or point HANDPROP_CACHE"):
+        load_cifar10(url="http://127.0.0.1:9/cifar-10-python.tar.gz", progress=False)

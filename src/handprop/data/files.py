@@ -8,6 +8,7 @@ archive is always decompressed to its end so that gzip verifies its CRC and leng
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import re
@@ -152,15 +153,19 @@ def remove_stale(target: Path) -> None:
     They are what a process killed while writing ``target`` leaves behind.
     """
     pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.[0-9a-f]+")
-    if not target.parent.is_dir():
+    try:
+        names = os.listdir(target.parent)
+    except OSError:  # no cache folder yet, or unreadable: the write reports it
         return
-    for path in target.parent.iterdir():
-        match = pattern.fullmatch(path.name)
+    for name in names:
+        match = pattern.fullmatch(name)
         if match and not _running(int(match[1])):
+            path = target.parent / name
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
             else:
-                path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
 
 def _write_file(path: Path, blob: bytes) -> None:

@@ -136,6 +136,13 @@ def download(cache: Path, url: str, known_hash: str, progress: bool) -> Path:
     remove_stale(cache / ARCHIVE_NAME)
     folder = temp_path(cache / ARCHIVE_NAME)  # pooch's partial download goes here too
     try:
+        folder.mkdir(parents=True)
+    except OSError as err:
+        raise DataError(
+            f"{cache}: cannot create a folder in the cache ({err.strerror}). "
+            f"Make it writable or point {CACHE_ENV} elsewhere."
+        ) from None
+    try:
         fetch = _capped_downloader(url, progress)
         return Path(
             pooch.retrieve(url, known_hash, fname=ARCHIVE_NAME, path=folder, downloader=fetch)
