@@ -131,30 +131,40 @@ def bomb_archive(files: dict[str, bytes], name: str, size: int, kind: bytes = ta
     return head + zeros * (size // ZEROS_CHUNK) + gzip.compress(rest.getvalue(), mtime=0)
 
 
-LOAD_SCRIPT = """
+LIMIT_MEMORY = """
 import resource, sys
 from handprop.data import DataError, load_cifar10
+from handprop.data.unpickle import restricted_loads
 with open("/proc/self/status") as f:
     vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
-limit = vm + int(sys.argv[2])
+limit = vm + int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+"""
+LOAD_SCRIPT = """
 try:
-    load_cifar10(sys.argv[1], progress=False)
+    load_cifar10(sys.argv[2], progress=False)
 except DataError as err:
     print(err)
     sys.exit(2)
 """
 
 
-def load_limited(
-    source: Path, extra_memory: int = 2**30, timeout: float = 120
+def run_limited(
+    script: str, *args: object, extra_memory: int = 2**30, timeout: float = 120
 ) -> subprocess.CompletedProcess:
-    """Run ``load_cifar10(source)`` in a new Python allowed ``extra_memory`` more bytes of
-    address space than it has after its imports (a runaway read ends in ``MemoryError``)."""
+    """Run ``script`` in a new Python allowed ``extra_memory`` more bytes of address space
+    than it has after importing handprop (a runaway allocation ends in ``MemoryError``);
+    ``sys.argv[2:]`` are ``args``."""
     return subprocess.run(
-        [sys.executable, "-c", LOAD_SCRIPT, str(source), str(extra_memory)],
+        [sys.executable, "-c", LIMIT_MEMORY + script, str(extra_memory), *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
         env=os.environ | {"PYTHONPATH": SRC},
     )
+
+
+def load_limited(source: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``load_cifar10(source)`` under :func:`run_limited`: exit code 2 and the message on
+    stdout for a DataError."""
+    return run_limited(LOAD_SCRIPT, source, timeout=timeout)

@@ -88,6 +88,12 @@ def test_bad_meta_raises_data_error(names):
         parse_meta(meta_bytes(names), "batches.meta", "fix")
 
 
+def test_class_names_that_are_not_utf8():
+    names = [b"cat"] * 9 + [b"\xffdog"]
+    with pytest.raises(DataError, match=r"^batches.meta: class names must be UTF-8 text .*fix$"):
+        parse_meta(meta_bytes(names), "batches.meta", "fix")
+
+
 def test_missing_files_are_named(files):
     partial = {k: v for k, v in files.items() if k not in ("test_batch", "batches.meta")}
     with pytest.raises(DataError, match=r"^here: missing test_batch, batches\.meta\. fix$"):

@@ -6,7 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
-from data_fakes import RunsCommand
+from data_fakes import RunsCommand, run_limited
 
 from handprop.data.unpickle import restricted_loads
 from handprop.errors import DataError
@@ -67,3 +67,18 @@ def test_array_reconstruction_must_start_empty():
     )
     with pytest.raises(DataError, match=r"unexpected array reconstruction \(100000000,\)"):
         restricted_loads(blob, "f", "fix")
+
+
+def test_huge_memo_index_allocates_nothing(tmp_path):
+    """The C unpickler sizes its memo array by the largest index: LONG_BINPUT 2**30
+    would make it allocate 16 GiB."""
+    blob = pickle.dumps({b"data": np.arange(3, dtype=np.uint8)}, protocol=2)
+    assert blob.count(b"q\x00") == 1  # BINPUT 0, after the dict
+    path = tmp_path / "blob"
+    path.write_bytes(blob.replace(b"q\x00", b"r" + (2**30).to_bytes(4, "little"), 1))
+    script = (
+        "from pathlib import Path\nprint(restricted_loads(Path(sys.argv[2]).read_bytes(), 'f', ''))"
+    )
+    run = run_limited(script, path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout == "{b'data': array([0, 1, 2], dtype=uint8)}\n"

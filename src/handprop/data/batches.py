@@ -110,7 +110,10 @@ def parse_meta(blob: bytes, name: str, remedy: str) -> tuple[str, ...]:
         and all(isinstance(n, bytes | str) for n in names)
     ):
         raise DataError(f"{name}: expected {N_CLASSES} class names in 'label_names'. {remedy}")
-    return tuple(n.decode() if isinstance(n, bytes) else n for n in names)
+    try:
+        return tuple(n.decode() if isinstance(n, bytes) else n for n in names)
+    except UnicodeDecodeError as err:
+        raise DataError(f"{name}: class names must be UTF-8 text ({err}). {remedy}") from None
 
 
 def parse_cifar10(blobs: Mapping[str, bytes], origin: str, remedy: str) -> Cifar10:

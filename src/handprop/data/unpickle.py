@@ -7,7 +7,9 @@ protocol-2 pickles use for byte strings), so loading a file never runs other cod
 Both are narrowed to the calls such pickles make, so that no call can allocate more
 than the file holds: ``_reconstruct`` only of an empty array (the pixels come from
 its state), ``_codecs.encode`` only from text to latin-1 (chained codecs such as
-``hex`` would double the size with each call).
+``hex`` would double the size with each call). The pure-Python unpickler is used:
+its memo is a dict, where the C unpickler's is an array sized by the largest index
+a ``LONG_BINPUT`` names (5 bytes of a file could make it allocate gigabytes).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
 }
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
+class _NumpyOnlyUnpickler(pickle._Unpickler):
     def find_class(self, module: str, name: str) -> object:
         try:
             return ALLOWED_GLOBALS[(module, name)]
