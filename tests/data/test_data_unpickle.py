@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -82,3 +83,32 @@ def test_huge_memo_index_allocates_nothing(tmp_path):
     run = run_limited(script, path)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout == "{b'data': array([0, 1, 2], dtype=uint8)}\n"
+
+
+def array_pickle() -> bytes:
+    return pickle.dumps({b"data": np.arange(3, dtype=np.uint8)}, protocol=2)
+
+
+def test_dtype_with_other_flags_is_refused():
+    """Flags such as 'holds object references' on a uint8 dtype make numpy treat the
+    pixel bytes as pointers."""
+    flags = b"J\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t"  # ..., -1, -1, flags=0)
+    assert array_pickle().count(flags) == 1
+    blob = array_pickle().replace(flags, flags[:-2] + b"\xf3t")
+    with pytest.raises(DataError, match=r"unexpected state \(3, '\|', .*243\) for dtype uint8"):
+        restricted_loads(blob, "f", "fix")
+    assert np.dtype(np.uint8).flags == 0
+
+
+@pytest.mark.parametrize(("spec", "found"), [(b"O", "'O'"), ("V8", "'V8'"), (1, "1")])
+def test_dtypes_other_than_plain_numbers_are_refused(spec, found):
+    spec_opcodes = pickle.dumps(spec, protocol=2)[2:-1]  # without PROTO and STOP
+    blob = array_pickle().replace(b"X\x02\x00\x00\x00u1", spec_opcodes, 1)
+    with pytest.raises(DataError, match=rf"forbidden dtype {re.escape(found)}"):
+        restricted_loads(blob, "f", "fix")
+
+
+def test_ndarray_cannot_be_called():
+    blob = b"\x80\x02cnumpy\nndarray\nJ\x00\xe1\xf5\x05\x85R."  # ndarray((10**8,))
+    with pytest.raises(DataError, match=r"^f: cannot read the batch file .*not callable"):
+        restricted_loads(blob, "f", "fix")
