@@ -77,7 +77,8 @@ def env_remedy(value) -> str:
     return (
         r"\. Check HANDPROP_DATA="
         + re.escape(str(value))
-        + r": it must name .*; or unset HANDPROP_DATA to download the official archive\.$"
+        + r" \(set by --data or the environment\): it must name .*; or drop --data and unset "
+        + r"HANDPROP_DATA to download the official archive\.$"
     )
 
 

@@ -73,8 +73,9 @@ def given(source: str | os.PathLike[str] | None) -> Source | None:
     if env:
         return classify(
             Path(env),
-            f"Check {DATA_ENV}={env}: it must name {SOURCE_FORMS}; or unset {DATA_ENV} "
-            "to download the official archive.",
+            f"Check {DATA_ENV}={env} (set by --data or the environment): it must name "
+            f"{SOURCE_FORMS}; or drop --data and unset {DATA_ENV} to download the official "
+            "archive.",
         )
     return None
 
