@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import pickle
 import struct
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
 import numpy as np
 
+import handprop
+
 ROWS, FEATURES = 10000, 3072
 SMALL_ROWS = 20  # the tests patch handprop.data.batches.ROWS_PER_BATCH to this
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 CLASS_NAMES = tuple(f"class{k}" for k in range(10))
+SRC = str(Path(handprop.__file__).parents[1])
 
 
 def fake_pixels(k: int, rows: int = ROWS) -> np.ndarray:
@@ -99,3 +105,66 @@ class RunsCommand:
 
     def __reduce__(self) -> tuple[object, tuple[str]]:
         return (os.system, (f"touch {self.marker}",))
+
+
+ZEROS_CHUNK = 16 * 2**20
+
+
+def bomb_archive(files: dict[str, bytes], name: str, size: int, kind: bytes = tarfile.REGTYPE):
+    """A small ``.tar.gz`` whose first member ``cifar-10-batches-py/<name>`` holds ``size``
+    zero bytes (a multiple of 16 MiB), followed by ``files``.
+
+    The zeros are copies of one gzip member of 16 MiB of zeros: a gzip file may hold
+    several members, read as one stream.
+    """
+    assert size % ZEROS_CHUNK == 0
+    info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+    info.size, info.type = size, kind
+    zeros = gzip.compress(bytes(ZEROS_CHUNK), compresslevel=9, mtime=0)
+    rest = io.BytesIO()
+    with tarfile.open(fileobj=rest, mode="w:") as tar:
+        for member, blob in files.items():
+            header = tarfile.TarInfo(f"cifar-10-batches-py/{member}")
+            header.size = len(blob)
+            tar.addfile(header, io.BytesIO(blob))
+    head = gzip.compress(info.tobuf(tarfile.GNU_FORMAT), mtime=0)
+    return head + zeros * (size // ZEROS_CHUNK) + gzip.compress(rest.getvalue(), mtime=0)
+
+
+LIMIT_MEMORY = """
+import resource, sys
+from handprop.data import DataError, load_cifar10
+from handprop.data.unpickle import restricted_loads
+with open("/proc/self/status") as f:
+    vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+limit = vm + int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+"""
+LOAD_SCRIPT = """
+try:
+    load_cifar10(sys.argv[2], progress=False)
+except DataError as err:
+    print(err)
+    sys.exit(2)
+"""
+
+
+def run_limited(
+    script: str, *args: object, extra_memory: int = 2**30, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """Run ``script`` in a new Python allowed ``extra_memory`` more bytes of address space
+    than it has after importing handprop (a runaway allocation ends in ``MemoryError``);
+    ``sys.argv[2:]`` are ``args``."""
+    return subprocess.run(
+        [sys.executable, "-c", LIMIT_MEMORY + script, str(extra_memory), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ | {"PYTHONPATH": SRC},
+    )
+
+
+def load_limited(source: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``load_cifar10(source)`` under :func:`run_limited`: exit code 2 and the message on
+    stdout for a DataError."""
+    return run_limited(LOAD_SCRIPT, source, timeout=timeout)

@@ -49,6 +49,12 @@ N = SMALL_ROWS
         ({"labels": [10] + [0] * (N - 1)}, r"labels must lie in 0\.\.9, found 0\.\.10"),
         ({"labels": [-1] + [0] * (N - 1)}, r"found -1\.\.0"),
         ({"labels": ["cat"] * N}, "'labels' must be integers"),
+        ({"labels": [2.5] * N}, "'labels' must be integers, found float64"),
+        ({"labels": [3] * (N - 1) + [2.5]}, "'labels' must be integers, found float64"),
+        ({"labels": np.full(N, 2.0)}, "'labels' must be integers, found float64"),
+        ({"labels": [True] * N}, "'labels' must be integers, found bool"),
+        ({"labels": [2**70] * N}, "'labels' must be integers, found object"),
+        ({"labels": [[1], [2, 3]] + [[0]] * (N - 2)}, "'labels' must be a list of integers"),
     ],
 )
 def test_bad_batches_raise_data_error_naming_the_file(files, kwargs, message):
@@ -65,6 +71,13 @@ def test_wrong_structure_raises_data_error(files, record, message):
         parse_batch(python2_pickle(record), "data_batch_1", "fix")
 
 
+def test_integer_label_arrays_of_any_width_are_accepted(files):
+    labels = np.arange(N, dtype=np.uint8) % 10
+    batch = parse_batch(batch_bytes(1, rows=N, labels=labels), "data_batch_2", "fix")
+    np.testing.assert_array_equal(batch.labels, labels)
+    assert batch.labels.dtype == np.int64
+
+
 def test_meta_gives_class_names():
     assert parse_meta(meta_bytes(), "batches.meta", "fix") == CLASS_NAMES
 
@@ -72,6 +85,12 @@ def test_meta_gives_class_names():
 @pytest.mark.parametrize("names", [[b"a"] * 9, [1] * 10, None])
 def test_bad_meta_raises_data_error(names):
     with pytest.raises(DataError, match=r"^batches.meta: expected 10 class names"):
+        parse_meta(meta_bytes(names), "batches.meta", "fix")
+
+
+def test_class_names_that_are_not_utf8():
+    names = [b"cat"] * 9 + [b"\xffdog"]
+    with pytest.raises(DataError, match=r"^batches.meta: class names must be UTF-8 text .*fix$"):
         parse_meta(meta_bytes(names), "batches.meta", "fix")
 
 

@@ -67,15 +67,48 @@ def test_explicit_source_beats_environment(archive, monkeypatch):
     assert load_cifar10(archive, progress=False).origin == str(archive)
 
 
+EXPLICIT_REMEDY = (
+    r"\. Pass a folder containing cifar-10-batches-py/, .*, or remove the source to download "
+    r"the official archive \(no --data, HANDPROP_DATA unset\)\.$"
+)
+
+
+def env_remedy(value) -> str:
+    return (
+        r"\. Check HANDPROP_DATA="
+        + re.escape(str(value))
+        + r" \(set by --data or the environment\): it must name .*; or drop --data and unset "
+        + r"HANDPROP_DATA to download the official archive\.$"
+    )
+
+
 def test_missing_paths_name_the_remedy(tmp_path, monkeypatch, cache):
     missing = tmp_path / "nope.tar.gz"
     with pytest.raises(
-        DataError, match=starts_with(missing, r": no such file or folder. Pass a folder")
+        DataError, match=starts_with(missing, r": no such file or folder" + EXPLICIT_REMEDY)
     ):
         load_cifar10(missing, progress=False)
     monkeypatch.setenv("HANDPROP_DATA", str(missing))
-    with pytest.raises(DataError, match=rf"Check HANDPROP_DATA={re.escape(str(missing))}"):
+    with pytest.raises(DataError, match=starts_with(missing, ": no such file or folder")):
         load_cifar10(progress=False)
+    with pytest.raises(DataError, match=env_remedy(missing)):
+        load_cifar10(progress=False)
+
+
+def test_corrupt_sources_say_how_to_download_again(tmp_path, monkeypatch, cache):
+    path = tmp_path / "cifar-10-python.tar.gz"
+    path.write_bytes(b"not gzip" * 100)
+    corrupt = r": truncated or corrupt archive \(.*\)"
+    with pytest.raises(DataError, match=starts_with(path, corrupt + EXPLICIT_REMEDY)):
+        load_cifar10(path, progress=False)
+    monkeypatch.setenv("HANDPROP_DATA", str(path))
+    with pytest.raises(DataError, match=starts_with(path, corrupt + env_remedy(path))):
+        load_cifar10(progress=False)
+
+
+def test_device_as_source(monkeypatch, cache):
+    with pytest.raises(DataError, match=r"^/dev/zero: neither a regular file nor a folder\. Pass"):
+        load_cifar10("/dev/zero", progress=False)
 
 
 def test_extracted_cache_is_reused(files, cache):

@@ -23,6 +23,15 @@ TRAIN_FILES: tuple[str, ...] = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILE = "test_batch"
 META_FILE = "batches.meta"
 FILES: tuple[str, ...] = (*TRAIN_FILES, TEST_FILE, META_FILE)
+BATCH_BYTES = 40 * 2**20
+"""Largest batch file read: an official one holds about 31 MB (30 MiB of pixels, labels, names)."""
+META_BYTES = 16 * 2**10
+"""Largest ``batches.meta`` read: the official one holds 158 bytes."""
+
+
+def max_bytes(name: str) -> int:
+    """The largest size file ``name`` of :data:`FILES` may have."""
+    return META_BYTES if name == META_FILE else BATCH_BYTES
 
 
 def read_only(arr: np.ndarray) -> np.ndarray:
@@ -75,9 +84,11 @@ def parse_batch(blob: bytes, name: str, remedy: str) -> Batch:
             f"found {found}. {remedy}"
         )
     try:
-        labels = np.asarray(_field(raw, b"labels", name, remedy), dtype=np.int64)
-    except (TypeError, ValueError, OverflowError):
-        raise DataError(f"{name}: 'labels' must be integers. {remedy}") from None
+        labels = np.asarray(_field(raw, b"labels", name, remedy))
+    except (TypeError, ValueError):  # ragged or otherwise not array-like
+        raise DataError(f"{name}: 'labels' must be a list of integers. {remedy}") from None
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{name}: 'labels' must be integers, found {labels.dtype}. {remedy}")
     if labels.shape != (rows,):
         raise DataError(f"{name}: expected {rows} labels, found shape {labels.shape}. {remedy}")
     if labels.min() < 0 or labels.max() >= N_CLASSES:
@@ -85,6 +96,7 @@ def parse_batch(blob: bytes, name: str, remedy: str) -> Batch:
             f"{name}: labels must lie in 0..{N_CLASSES - 1}, found "
             f"{labels.min()}..{labels.max()}. {remedy}"
         )
+    labels = labels.astype(np.int64)
     return Batch(data, labels)
 
 
@@ -98,7 +110,10 @@ def parse_meta(blob: bytes, name: str, remedy: str) -> tuple[str, ...]:
         and all(isinstance(n, bytes | str) for n in names)
     ):
         raise DataError(f"{name}: expected {N_CLASSES} class names in 'label_names'. {remedy}")
-    return tuple(n.decode() if isinstance(n, bytes) else n for n in names)
+    try:
+        return tuple(n.decode() if isinstance(n, bytes) else n for n in names)
+    except UnicodeDecodeError as err:
+        raise DataError(f"{name}: class names must be UTF-8 text ({err}). {remedy}") from None
 
 
 def parse_cifar10(blobs: Mapping[str, bytes], origin: str, remedy: str) -> Cifar10:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import attrs
@@ -54,7 +55,8 @@ def load_cifar10(
 
 
 def _download_and_extract(cache: Path, url: str, known_hash: str, progress: bool) -> Cifar10:
-    """Download the archive, validate it, extract it atomically, then delete the archive."""
+    """Download the archive, validate it, extract it atomically, then delete the archive
+    and its download folder."""
     archive = download(cache, url, known_hash, progress)
     target = cache / BATCH_DIR
     remedy = f"The file at {url} passes its checksum but is not CIFAR-10: check the url."
@@ -68,5 +70,5 @@ def _download_and_extract(cache: Path, url: str, known_hash: str, progress: bool
             f"Make the cache folder writable or point {CACHE_ENV} elsewhere."
         ) from None
     finally:
-        archive.unlink(missing_ok=True)
+        shutil.rmtree(archive.parent, ignore_errors=True)
     return attrs.evolve(cifar, origin=str(target))

@@ -10,12 +10,14 @@ else a download of the official archive into the cache.
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import attrs
 
-from handprop.data.files import BATCH_DIR
+from handprop.data.files import ARCHIVE_BYTES, BATCH_DIR, mib, remove_stale, temp_path
 from handprop.errors import DataError
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -24,6 +26,9 @@ ARCHIVE_NAME = "cifar-10-python.tar.gz"
 DATA_ENV = "HANDPROP_DATA"
 CACHE_ENV = "HANDPROP_CACHE"
 SOURCE_FORMS = f"a folder containing {BATCH_DIR}/, the {BATCH_DIR} folder itself, or {ARCHIVE_NAME}"
+REDOWNLOAD = f"to download the official archive (no --data, {DATA_ENV} unset)"
+DOWNLOAD_BYTES = ARCHIVE_BYTES
+"""Largest download accepted: the archive compresses, so it is smaller than its contents."""
 
 
 @attrs.frozen
@@ -55,16 +60,23 @@ def classify(path: Path, remedy: str) -> Source:
         return Source(path / BATCH_DIR, "directory", remedy)
     if path.is_dir():
         return Source(path, "directory", remedy)
+    if path.exists():
+        raise DataError(f"{path}: neither a regular file nor a folder. {remedy}")
     raise DataError(f"{path}: no such file or folder. {remedy}")
 
 
 def given(source: str | os.PathLike[str] | None) -> Source | None:
     """The explicit ``source``, else ``HANDPROP_DATA``, else ``None``."""
     if source is not None:
-        return classify(Path(source), f"Pass {SOURCE_FORMS}.")
+        return classify(Path(source), f"Pass {SOURCE_FORMS}, or remove the source {REDOWNLOAD}.")
     env = os.environ.get(DATA_ENV)
     if env:
-        return classify(Path(env), f"Check {DATA_ENV}={env}: it must name {SOURCE_FORMS}.")
+        return classify(
+            Path(env),
+            f"Check {DATA_ENV}={env} (set by --data or the environment): it must name "
+            f"{SOURCE_FORMS}; or drop --data and unset {DATA_ENV} to download the official "
+            "archive.",
+        )
     return None
 
 
@@ -79,19 +91,69 @@ def cached(cache: Path) -> Source | None:
     return None
 
 
-def download(cache: Path, url: str, known_hash: str, progress: bool) -> Path:
-    """Download the archive into ``cache`` and verify its checksum; return its path.
+class _CappedWriter:
+    """The download's file, refusing to grow past :data:`DOWNLOAD_BYTES`."""
 
-    On a checksum mismatch or a network error nothing is left in ``cache``.
+    def __init__(self, file: IO[bytes], url: str):
+        self.file, self.url, self.written = file, url, 0
+
+    def write(self, chunk: bytes) -> int:
+        self.written += len(chunk)
+        if self.written > DOWNLOAD_BYTES:
+            raise DataError(
+                f"{self.url}: sends more than the {mib(DOWNLOAD_BYTES)} a CIFAR-10 archive "
+                f"can hold. Check the url, or download {ARCHIVE_NAME} yourself and set "
+                f"{DATA_ENV} to it."
+            )
+        return self.file.write(chunk)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+def _capped_downloader(url: str, progress: bool) -> Callable[[str, str, object], None]:
+    """pooch's downloader for ``url``, writing through :class:`_CappedWriter`."""
+    import pooch
+
+    inner = pooch.downloaders.choose_downloader(url, progressbar=progress)
+
+    def fetch(url: str, output_file: str, pup: object) -> None:
+        with open(output_file, "w+b") as f:
+            inner(url, _CappedWriter(f, url), pup)
+
+    return fetch
+
+
+def download(cache: Path, url: str, known_hash: str, progress: bool) -> Path:
+    """Download the archive into a new folder of ``cache``, verify its checksum; return its path.
+
+    The folder (see :func:`handprop.data.files.temp_path`) is this process's own;
+    the caller removes it. On a checksum mismatch, a network error or an oversized
+    download nothing is left in ``cache``, and what a killed download left is removed here.
     """
     import pooch
 
     remedy = f"Load again to retry, or download {ARCHIVE_NAME} yourself and set {DATA_ENV} to it."
+    remove_stale(cache / ARCHIVE_NAME)
+    folder = temp_path(cache / ARCHIVE_NAME)  # pooch's partial download goes here too
     try:
+        folder.mkdir(parents=True)
+    except OSError as err:
+        raise DataError(
+            f"{cache}: cannot create a folder in the cache ({err.strerror}). "
+            f"Make it writable or point {CACHE_ENV} elsewhere."
+        ) from None
+    try:
+        fetch = _capped_downloader(url, progress)
         return Path(
-            pooch.retrieve(url, known_hash, fname=ARCHIVE_NAME, path=cache, progressbar=progress)
+            pooch.retrieve(url, known_hash, fname=ARCHIVE_NAME, path=folder, downloader=fetch)
         )
-    except ValueError as err:  # pooch's checksum mismatch
-        raise DataError(f"{url}: downloaded file fails its checksum ({err}). {remedy}") from None
-    except OSError as err:  # requests' network and HTTP errors are OSErrors
-        raise DataError(f"{url}: download failed ({err}). {remedy}") from None
+    except BaseException as err:
+        shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(err, ValueError):  # pooch's checksum mismatch
+            raise DataError(
+                f"{url}: downloaded file fails its checksum ({err}). {remedy}"
+            ) from None
+        if isinstance(err, OSError):  # requests' network and HTTP errors are OSErrors
+            raise DataError(f"{url}: download failed ({err}). {remedy}") from None
+        raise
