@@ -1,0 +1,248 @@
+"""Optimisers as pure gradient transformations (the optax shape).
+
+A :class:`GradientTransformation` is a pair of pure functions over
+:class:`~handprop.nn.params.Params` records:
+
+- ``init(params) -> state``
+- ``update(grads, state, params, lr) -> (updates, state)``
+
+and :func:`apply_updates` adds the updates to the parameters. The learning rate is an
+argument of every ``update`` (not part of the state): the schedule is a function of the
+step (``schedule(t)``, :mod:`handprop.train.schedules`) that the training step already
+evaluates, so the optimiser state holds only what the optimiser itself accumulates.
+
+``grads`` are the data-term gradients. ``lam`` is handprop's L2 strength: the cost has
+``lam * sum ||W||^2`` on the weights only (not the biases), so ``2 lam W`` is added to each
+weight gradient before the optimiser sees it (``torch.optim`` with ``weight_decay = 2 lam``
+on a weights-only parameter group). AdamW's ``weight_decay`` is decoupled instead
+(``W <- W (1 - lr weight_decay)``, as in ``torch.optim.AdamW``), also on weights only.
+
+The updates follow ``torch.optim.SGD`` (``momentum``, ``nesterov=True``, ``dampening=0``),
+``torch.optim.Adam`` and ``torch.optim.AdamW`` (``amsgrad=False``) operation by operation.
+State records mirror the Params shape and are frozen like them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import attrs
+import numpy as np
+
+from handprop.errors import ConfigError
+from handprop.nn.params import Layer, Params
+
+Array = np.ndarray
+
+OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "momentum", "nesterov", "adam", "adamw")
+
+
+class Init(Protocol):
+    def __call__(self, params: Params) -> Any: ...
+
+
+class Update(Protocol):
+    def __call__(
+        self, grads: Params, state: Any, params: Params, lr: float
+    ) -> tuple[Params, Any]: ...
+
+
+@attrs.frozen
+class GradientTransformation:
+    """``init(params) -> state`` and ``update(grads, state, params, lr) -> (updates, state)``."""
+
+    init: Init
+    update: Update
+
+
+@attrs.frozen
+class EmptyState:
+    """State of a stateless optimiser (plain SGD)."""
+
+
+@attrs.frozen
+class TraceState:
+    """Momentum buffer, one array per parameter (Params-shaped)."""
+
+    trace: Params
+
+
+@attrs.frozen
+class AdamState:
+    """``count`` steps taken, first and second moment estimates ``m`` and ``v`` (Params-shaped)."""
+
+    count: int
+    m: Params
+    v: Params
+
+
+def apply_updates(params: Params, updates: Params) -> Params:
+    """``params + updates``, array by array, as new arrays."""
+    return params.zip_map(updates, np.add)
+
+
+def _zeros(params: Params) -> Params:
+    return params.map(np.zeros_like)
+
+
+def _scalar(x: Array, value: float) -> np.floating:
+    """``value`` as a scalar of ``x``'s dtype (so float32 arithmetic stays float32)."""
+    return x.dtype.type(value)
+
+
+def _with_l2(grads: Params, params: Params, lam: float) -> Params:
+    """``dW + 2 lam W`` for every weight, biases unchanged (handprop's L2 term)."""
+    if not lam:
+        return grads
+    return Params(
+        Layer(g.W + _scalar(p.W, 2 * lam) * p.W, g.b)
+        for g, p in zip(grads.layers, params.layers, strict=True)
+    )
+
+
+def _check(name: str, value: float, low: float, high: float, *, closed_high: bool = False) -> None:
+    """``low <= value < high`` (``<= high`` with ``closed_high``), finite, else ConfigError."""
+    ok = math.isfinite(value) and low <= value and (value <= high if closed_high else value < high)
+    if not ok:
+        bracket = "]" if closed_high else ")"
+        raise ConfigError(f"{name} must be in [{low}, {high}{bracket}, got {value!r}")
+
+
+def _check_lam(lam: float) -> None:
+    _check("lam", lam, 0.0, math.inf)
+
+
+def sgd(lam: float = 0.0) -> GradientTransformation:
+    """Plain SGD: ``W <- W - lr (dW + 2 lam W)``, ``b <- b - lr db``.
+
+    With :func:`apply_updates` the arrays are bit-identical to the fused
+    :func:`handprop.train.loop.sgd_l2_step` (same operations in the same dtype).
+    """
+    _check_lam(lam)
+
+    def init(params: Params) -> EmptyState:
+        return EmptyState()
+
+    def update(
+        grads: Params, state: EmptyState, params: Params, lr: float
+    ) -> tuple[Params, EmptyState]:
+        layers = []
+        for g, p in zip(grads.layers, params.layers, strict=True):
+            dW = (g.W + _scalar(p.W, 2 * lam) * p.W) * _scalar(p.W, lr)
+            layers.append(Layer(-dW, -(lr * g.b)))
+        return Params(layers), state
+
+    return GradientTransformation(init, update)
+
+
+def _trace(lam: float, beta: float, nesterov: bool) -> GradientTransformation:
+    _check_lam(lam)
+    _check("momentum", beta, 0.0, 1.0)
+
+    def init(params: Params) -> TraceState:
+        return TraceState(_zeros(params))
+
+    def update(
+        grads: Params, state: TraceState, params: Params, lr: float
+    ) -> tuple[Params, TraceState]:
+        g = _with_l2(grads, params, lam)
+        trace = state.trace.zip_map(g, lambda buf, d: _scalar(buf, beta) * buf + d)
+        direction = (
+            g.zip_map(trace, lambda d, buf: d + _scalar(buf, beta) * buf) if nesterov else trace
+        )
+        return direction.map(lambda d: -(_scalar(d, lr) * d)), TraceState(trace)
+
+    return GradientTransformation(init, update)
+
+
+def momentum(beta: float = 0.9, lam: float = 0.0) -> GradientTransformation:
+    """Heavy-ball momentum (``torch.optim.SGD(momentum=beta)``):
+    ``buf <- beta buf + g``, ``p <- p - lr buf``, with ``g = dp (+ 2 lam W)``."""
+    return _trace(lam, beta, nesterov=False)
+
+
+def nesterov(beta: float = 0.9, lam: float = 0.0) -> GradientTransformation:
+    """Nesterov momentum (``torch.optim.SGD(momentum=beta, nesterov=True)``):
+    ``buf <- beta buf + g``, ``p <- p - lr (g + beta buf)``."""
+    return _trace(lam, beta, nesterov=True)
+
+
+def _adam(
+    b1: float, b2: float, eps: float, lam: float, weight_decay: float
+) -> GradientTransformation:
+    _check("b1", b1, 0.0, 1.0)
+    _check("b2", b2, 0.0, 1.0)
+    _check_lam(lam)
+    _check("weight_decay", weight_decay, 0.0, math.inf)
+    if not (math.isfinite(eps) and eps > 0):
+        raise ConfigError(f"eps must be finite and > 0, got {eps!r}")
+
+    def init(params: Params) -> AdamState:
+        return AdamState(0, _zeros(params), _zeros(params))
+
+    def update(
+        grads: Params, state: AdamState, params: Params, lr: float
+    ) -> tuple[Params, AdamState]:
+        count = state.count + 1
+        g = _with_l2(grads, params, lam)
+        m = state.m.zip_map(g, lambda m_, d: m_ + _scalar(d, 1 - b1) * (d - m_))
+        v = state.v.zip_map(g, lambda v_, d: _scalar(d, b2) * v_ + _scalar(d, 1 - b2) * d * d)
+        step_size = lr / (1 - b1**count)
+        root = math.sqrt(1 - b2**count)
+
+        def delta(m_: Array, v_: Array) -> Array:
+            return -_scalar(m_, step_size) * (
+                m_ / (np.sqrt(v_) / _scalar(v_, root) + _scalar(v_, eps))
+            )
+
+        updates = m.zip_map(v, delta)
+        if weight_decay:
+            updates = Params(
+                Layer(u.W - _scalar(p.W, lr * weight_decay) * p.W, u.b)
+                for u, p in zip(updates.layers, params.layers, strict=True)
+            )
+        return updates, AdamState(count, m, v)
+
+    return GradientTransformation(init, update)
+
+
+def adam(
+    b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, lam: float = 0.0
+) -> GradientTransformation:
+    """Adam (``torch.optim.Adam``) with bias correction; ``eps`` is added to
+    ``sqrt(v) / sqrt(1 - b2^t)``, L2 (``lam``) enters through the gradient."""
+    return _adam(b1, b2, eps, lam, 0.0)
+
+
+def adamw(
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 1e-2,
+    lam: float = 0.0,
+) -> GradientTransformation:
+    """AdamW (``torch.optim.AdamW``): Adam plus decoupled decay ``W <- W (1 - lr wd)``
+    of the weights (biases are not decayed)."""
+    return _adam(b1, b2, eps, lam, weight_decay)
+
+
+_FACTORIES: dict[str, Callable[..., GradientTransformation]] = {
+    "sgd": sgd,
+    "momentum": momentum,
+    "nesterov": nesterov,
+    "adam": adam,
+    "adamw": adamw,
+}
+
+
+def make_optimizer(name: str, **kwargs: float) -> GradientTransformation:
+    """The optimiser ``name`` (one of :data:`OPTIMIZER_NAMES`) with its hyperparameters."""
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        raise ConfigError(f"optimizer must be one of {OPTIMIZER_NAMES}, got {name!r}")
+    try:
+        return factory(**kwargs)
+    except TypeError:
+        raise ConfigError(f"optimizer {name!r} takes no option among {sorted(kwargs)}") from None
