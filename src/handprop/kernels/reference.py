@@ -75,12 +75,20 @@ def sgd_l2_update(W: np.ndarray, G: np.ndarray, eta: float, lam: float) -> tuple
     return W - (G + two_lam * W) * eta_, float(np.vdot(W64, W64))
 
 
-def softmax_xent(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """``(mean cross-entropy, (softmax(scores) - onehot(y)) / n)`` with NumPy (loss in float64)."""
-    n = len(y)
+def softmax_xent(
+    scores: np.ndarray, y: np.ndarray, smoothing: float = 0.0
+) -> tuple[float, np.ndarray]:
+    """``(mean cross-entropy, (softmax(scores) - target) / n)`` with NumPy (loss in float64),
+    ``target = (1 - smoothing) onehot(y) + smoothing / K``."""
+    n, k = scores.shape
     shifted = scores.astype(np.float64) - scores.max(axis=1, keepdims=True)
     z = np.exp(shifted).sum(axis=1)
-    loss = float(np.mean(np.log(z) - shifted[np.arange(n), y]))
+    picked = shifted[np.arange(n), y]
+    if smoothing:
+        picked = (1 - smoothing) * picked + smoothing * shifted.mean(axis=1)
+    loss = float(np.mean(np.log(z) - picked))
     dscores = np.exp(shifted) / z[:, None]
-    dscores[np.arange(n), y] -= 1
+    if smoothing:
+        dscores -= smoothing / k
+    dscores[np.arange(n), y] -= 1 - smoothing
     return loss, (dscores / n).astype(scores.dtype)

@@ -11,6 +11,7 @@ import numpy as np
 
 from handprop.kernels.relu import relu_backward as _relu_backward_kernel
 from handprop.kernels.relu import relu_forward as _relu_forward_kernel
+from handprop.kernels.softmax import check_smoothing
 
 Array = np.ndarray
 
@@ -65,26 +66,36 @@ def softmax(scores: Array) -> Array:
     return z
 
 
-def softmax_cross_entropy_forward(scores: Array, y: Array) -> tuple[float, tuple[Array, Array]]:
+def softmax_cross_entropy_forward(
+    scores: Array, y: Array, smoothing: float = 0.0
+) -> tuple[float, tuple[Array, Array, float]]:
     """Mean cross-entropy of softmax(scores) against integer labels y (n,).
 
+    With ``smoothing = s`` the target of each row is ``(1 - s) onehot(y) + s / K``
+    (``torch.nn.functional.cross_entropy(label_smoothing=s)``); ``s = 0`` is the plain loss.
     Computed via log-sum-exp, so it stays finite for any finite scores.
     """
+    check_smoothing(smoothing)
     n = scores.shape[0]
     shifted = scores - scores.max(axis=1, keepdims=True)
     probs = np.exp(shifted)
     z = probs.sum(axis=1, keepdims=True)
     probs /= z
-    loss = float(np.mean(np.log(z[:, 0]) - shifted[np.arange(n), y]))
-    return loss, (probs, y)
+    picked = shifted[np.arange(n), y]
+    if smoothing:
+        picked = (1 - smoothing) * picked + smoothing * shifted.mean(axis=1)
+    loss = float(np.mean(np.log(z[:, 0]) - picked))
+    return loss, (probs, y, smoothing)
 
 
-def softmax_cross_entropy_backward(cache: tuple[Array, Array]) -> Array:
-    """``d loss / d scores = (P - onehot(y)) / n``."""
-    probs, y = cache
-    n = probs.shape[0]
+def softmax_cross_entropy_backward(cache: tuple[Array, Array, float]) -> Array:
+    """``d loss / d scores = (P - target) / n``, ``target = (1 - s) onehot(y) + s / K``."""
+    probs, y, smoothing = cache
+    n, k = probs.shape
     dscores = probs.copy()
-    dscores[np.arange(n), y] -= 1
+    if smoothing:
+        dscores -= smoothing / k
+    dscores[np.arange(n), y] -= 1 - smoothing
     dscores /= n
     return dscores
 
