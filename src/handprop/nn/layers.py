@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from handprop.errors import ConfigError
 from handprop.kernels.relu import relu_backward as _relu_backward_kernel
 from handprop.kernels.relu import relu_forward as _relu_forward_kernel
 from handprop.kernels.softmax import check_smoothing
@@ -108,3 +109,62 @@ def l2_penalty(Ws: tuple[Array, ...], lam: float) -> float:
 def l2_backward(W: Array, lam: float) -> Array:
     """``d/dW lam ||W||^2 = 2 lam W``."""
     return (2 * lam) * W
+
+
+BatchNormCache = tuple[Array, Array, Array, bool]
+
+
+def batchnorm_forward(
+    x: Array,
+    gamma: Array,
+    beta: Array,
+    running_mean: Array,
+    running_var: Array,
+    *,
+    training: bool,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> tuple[Array, BatchNormCache, Array, Array]:
+    """Batch normalisation of x (n, m) per column: ``gamma * (x - mu) / sqrt(var + eps) + beta``.
+
+    Training: ``mu``, ``var`` are the batch mean and biased variance, and the running averages
+    move towards the batch mean and *unbiased* variance by ``momentum`` (torch.nn.BatchNorm1d).
+    Evaluation: the running averages are ``mu`` and ``var`` and stay as they are.
+    Returns ``(out, cache, new_running_mean, new_running_var)``; no input is modified.
+    """
+    if not 0.0 <= momentum <= 1.0:
+        raise ConfigError(f"batch norm momentum must be in [0, 1], got {momentum!r}")
+    if not (np.isfinite(eps) and eps > 0):
+        raise ConfigError(f"batch norm eps must be finite and > 0, got {eps!r}")
+    n = x.shape[0]
+    if training:
+        if n < 2:
+            raise ConfigError(f"batch norm in training mode needs a batch of at least 2, got {n}")
+        mu = x.mean(axis=0)
+        xc = x - mu
+        var = np.mean(xc * xc, axis=0)
+        new_mean = (1 - momentum) * running_mean + momentum * mu
+        new_var = (1 - momentum) * running_var + momentum * (var * (n / (n - 1)))
+    else:
+        xc = x - running_mean
+        var, new_mean, new_var = running_var, running_mean, running_var
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = xc * inv_std
+    return gamma * xhat + beta, (xhat, gamma, inv_std, training), new_mean, new_var
+
+
+def batchnorm_backward(dout: Array, cache: BatchNormCache) -> tuple[Array, Array, Array]:
+    """``(dx, dgamma, dbeta)`` of :func:`batchnorm_forward`, dout (n, m).
+
+    Training mode also differentiates through the batch statistics:
+    ``dx = inv_std (dxhat - mean(dxhat) - xhat mean(dxhat xhat))`` with ``dxhat = gamma dout``.
+    """
+    xhat, gamma, inv_std, training = cache
+    dgamma = np.sum(dout * xhat, axis=0)
+    dbeta = dout.sum(axis=0)
+    dxhat = dout * gamma
+    if not training:
+        return dxhat * inv_std, dgamma, dbeta
+    dx = dxhat - dxhat.mean(axis=0) - xhat * np.mean(dxhat * xhat, axis=0)
+    dx *= inv_std
+    return dx, dgamma, dbeta
