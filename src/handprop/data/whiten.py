@@ -155,8 +155,10 @@ def save_whitening(w: Whitening, path: str | Path) -> None:
     """Write ``w`` to ``path`` (.npz) atomically."""
     from handprop.train.checkpoint import _write_atomic  # the one atomic writer
 
-    arrays = {"mean": w.mean, "matrix": w.matrix, "method": np.str_(w.method), "eps": w.eps}
-    _write_atomic(Path(path), lambda f: np.savez(f, **arrays))
+    method, eps = np.array(w.method), np.array(w.eps)
+    _write_atomic(
+        Path(path), lambda f: np.savez(f, mean=w.mean, matrix=w.matrix, method=method, eps=eps)
+    )
 
 
 def load_whitening(path: str | Path) -> Whitening:
