@@ -124,7 +124,7 @@ def fit_whitening(
 def apply_whitening(
     w: Whitening,
     X: np.ndarray,
-    out_dtype: DTypeLike = None,
+    out_dtype: DTypeLike | None = None,
     *,
     out: np.ndarray | None = None,
     chunk: int = CHUNK,
