@@ -25,7 +25,7 @@ def _grads(rng: np.random.Generator, params: Params, dtype=np.float64) -> Params
 def _torch_optimizer(name: str, weights, biases, opts: dict, lam: float):
     torch = pytest.importorskip("torch")
     if name in ("sgd", "momentum", "nesterov"):
-        extra = {"momentum": opts.get("beta", 0.0), "nesterov": name == "nesterov"}
+        extra = {"momentum": opts.get("momentum", 0.0), "nesterov": name == "nesterov"}
         cls = torch.optim.SGD
     else:
         extra = {
@@ -40,9 +40,9 @@ def _torch_optimizer(name: str, weights, biases, opts: dict, lam: float):
 
 CASES = [
     ("sgd", {}, LAM),
-    ("momentum", {"beta": 0.9}, LAM),
-    ("momentum", {"beta": 0.5}, 0.0),
-    ("nesterov", {"beta": 0.9}, LAM),
+    ("momentum", {"momentum": 0.9}, LAM),
+    ("momentum", {"momentum": 0.5}, 0.0),
+    ("nesterov", {"momentum": 0.9}, LAM),
     ("adam", {}, LAM),
     ("adam", {"b1": 0.8, "b2": 0.99, "eps": 1e-6}, 0.0),
     ("adamw", {"weight_decay": 0.1}, 0.0),
@@ -124,15 +124,15 @@ def test_update_is_pure(name):
     ("name", "opts", "field"),
     [
         ("rmsprop", {}, "optimizer must be one of"),
-        ("momentum", {"beta": 1.0}, r"momentum must be in \[0.0, 1.0\)"),
-        ("nesterov", {"beta": -0.1}, "momentum must be in"),
+        ("momentum", {"momentum": 1.0}, r"momentum must be in \[0.0, 1.0\)"),
+        ("nesterov", {"momentum": -0.1}, "momentum must be in"),
         ("adam", {"b1": 1.0}, "b1 must be in"),
         ("adamw", {"b2": -0.5}, "b2 must be in"),
         ("adam", {"eps": 0.0}, "eps must be finite and > 0"),
         ("adamw", {"eps": float("nan")}, "eps must be"),
         ("adamw", {"weight_decay": -1.0}, "weight_decay must be in"),
         ("sgd", {"lam": -1.0}, "lam must be in"),
-        ("sgd", {"beta": 0.9}, "takes no option"),
+        ("sgd", {"momentum": 0.9}, r"'sgd' has no option 'momentum' \(options: lam\)"),
     ],
 )
 def test_invalid_hyperparameters_give_one_line_config_errors(name, opts, field):

@@ -24,6 +24,7 @@ State records mirror the Params shape and are frozen like them.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -157,16 +158,16 @@ def _trace(lam: float, beta: float, nesterov: bool) -> GradientTransformation:
     return GradientTransformation(init, update)
 
 
-def momentum(beta: float = 0.9, lam: float = 0.0) -> GradientTransformation:
-    """Heavy-ball momentum (``torch.optim.SGD(momentum=beta)``):
-    ``buf <- beta buf + g``, ``p <- p - lr buf``, with ``g = dp (+ 2 lam W)``."""
-    return _trace(lam, beta, nesterov=False)
+def momentum(momentum: float = 0.9, lam: float = 0.0) -> GradientTransformation:
+    """Heavy-ball momentum (``torch.optim.SGD(momentum=momentum)``):
+    ``buf <- momentum buf + g``, ``p <- p - lr buf``, with ``g = dp (+ 2 lam W)``."""
+    return _trace(lam, momentum, nesterov=False)
 
 
-def nesterov(beta: float = 0.9, lam: float = 0.0) -> GradientTransformation:
-    """Nesterov momentum (``torch.optim.SGD(momentum=beta, nesterov=True)``):
-    ``buf <- beta buf + g``, ``p <- p - lr (g + beta buf)``."""
-    return _trace(lam, beta, nesterov=True)
+def nesterov(momentum: float = 0.9, lam: float = 0.0) -> GradientTransformation:
+    """Nesterov momentum (``torch.optim.SGD(momentum=momentum, nesterov=True)``):
+    ``buf <- momentum buf + g``, ``p <- p - lr (g + momentum buf)``."""
+    return _trace(lam, momentum, nesterov=True)
 
 
 def _adam(
@@ -242,7 +243,10 @@ def make_optimizer(name: str, **kwargs: float) -> GradientTransformation:
     factory = _FACTORIES.get(name)
     if factory is None:
         raise ConfigError(f"optimizer must be one of {OPTIMIZER_NAMES}, got {name!r}")
-    try:
-        return factory(**kwargs)
-    except TypeError:
-        raise ConfigError(f"optimizer {name!r} takes no option among {sorted(kwargs)}") from None
+    options = inspect.signature(factory).parameters
+    unknown = sorted(set(kwargs) - set(options))
+    if unknown:
+        raise ConfigError(
+            f"optimizer {name!r} has no option {unknown[0]!r} (options: {', '.join(options)})"
+        )
+    return factory(**kwargs)
