@@ -33,6 +33,8 @@ import attrs
 import numpy as np
 
 from handprop.errors import ConfigError
+from handprop.kernels.optim import adam_constants, adam_update, momentum_update
+from handprop.kernels.sgd import sgd_l2_update
 from handprop.nn.params import Layer, Params
 
 Array = np.ndarray
@@ -52,10 +54,16 @@ class Update(Protocol):
 
 @attrs.frozen
 class GradientTransformation:
-    """``init(params) -> state`` and ``update(grads, state, params, lr) -> (updates, state)``."""
+    """``init(params) -> state``, ``update(grads, state, params, lr) -> (updates, state)``.
+
+    ``step(grads, state, params, lr) -> (new_params, state)`` is ``update`` followed by
+    :func:`apply_updates`, fused into one pass over each array by the Numba kernels of
+    :mod:`handprop.kernels.optim` (same bits, none of the temporaries).
+    """
 
     init: Init
     update: Update
+    step: Update
 
 
 @attrs.frozen
@@ -135,7 +143,16 @@ def sgd(lam: float = 0.0) -> GradientTransformation:
             layers.append(Layer(-dW, -(lr * g.b)))
         return Params(layers), state
 
-    return GradientTransformation(init, update)
+    def step(
+        grads: Params, state: EmptyState, params: Params, lr: float
+    ) -> tuple[Params, EmptyState]:
+        layers = [
+            Layer(sgd_l2_update(p.W, g.W, lr, lam)[0], p.b - lr * g.b)
+            for g, p in zip(grads.layers, params.layers, strict=True)
+        ]
+        return Params(layers), state
+
+    return GradientTransformation(init, update, step)
 
 
 def _trace(lam: float, beta: float, nesterov: bool) -> GradientTransformation:
@@ -155,7 +172,18 @@ def _trace(lam: float, beta: float, nesterov: bool) -> GradientTransformation:
         )
         return direction.map(lambda d: -(_scalar(d, lr) * d)), TraceState(trace)
 
-    return GradientTransformation(init, update)
+    def step(
+        grads: Params, state: TraceState, params: Params, lr: float
+    ) -> tuple[Params, TraceState]:
+        layers, trace = [], []
+        for g, p, buf in zip(grads.layers, params.layers, state.trace.layers, strict=True):
+            W, bW = momentum_update(p.W, g.W, buf.W, lr, lam, beta, nesterov)
+            b, bb = momentum_update(p.b, g.b, buf.b, lr, 0.0, beta, nesterov)
+            layers.append(Layer(W, b))
+            trace.append(Layer(bW, bb))
+        return Params(layers), TraceState(Params(trace))
+
+    return GradientTransformation(init, update, step)
 
 
 def momentum(momentum: float = 0.9, lam: float = 0.0) -> GradientTransformation:
@@ -187,26 +215,42 @@ def _adam(
         grads: Params, state: AdamState, params: Params, lr: float
     ) -> tuple[Params, AdamState]:
         count = state.count + 1
+        c = adam_constants(lr, count, b1, b2, eps, lam, weight_decay)
+        one_b1, b2_, one_b2, neg_step, root, eps_, decay = c[1:]
         g = _with_l2(grads, params, lam)
-        m = state.m.zip_map(g, lambda m_, d: m_ + _scalar(d, 1 - b1) * (d - m_))
-        v = state.v.zip_map(g, lambda v_, d: _scalar(d, b2) * v_ + _scalar(d, 1 - b2) * d * d)
-        step_size = lr / (1 - b1**count)
-        root = math.sqrt(1 - b2**count)
+        m = state.m.zip_map(g, lambda m_, d: m_ + _scalar(d, one_b1) * (d - m_))
+        v = state.v.zip_map(g, lambda v_, d: _scalar(d, b2_) * v_ + _scalar(d, one_b2) * d * d)
 
         def delta(m_: Array, v_: Array) -> Array:
-            return -_scalar(m_, step_size) * (
-                m_ / (np.sqrt(v_) / _scalar(v_, root) + _scalar(v_, eps))
+            return _scalar(m_, neg_step) * (
+                m_ / (np.sqrt(v_) / _scalar(v_, root) + _scalar(v_, eps_))
             )
 
         updates = m.zip_map(v, delta)
         if weight_decay:
             updates = Params(
-                Layer(u.W - _scalar(p.W, lr * weight_decay) * p.W, u.b)
+                Layer(u.W - _scalar(p.W, decay) * p.W, u.b)
                 for u, p in zip(updates.layers, params.layers, strict=True)
             )
         return updates, AdamState(count, m, v)
 
-    return GradientTransformation(init, update)
+    def step(
+        grads: Params, state: AdamState, params: Params, lr: float
+    ) -> tuple[Params, AdamState]:
+        count = state.count + 1
+        consts = adam_constants(lr, count, b1, b2, eps, lam, weight_decay)
+        bias_consts = adam_constants(lr, count, b1, b2, eps, 0.0, 0.0)
+        layers, ms, vs = [], [], []
+        pairs = zip(grads.layers, params.layers, state.m.layers, state.v.layers, strict=True)
+        for g, p, m, v in pairs:
+            W, mW, vW = adam_update(p.W, g.W, m.W, v.W, consts)
+            b, mb, vb = adam_update(p.b, g.b, m.b, v.b, bias_consts)
+            layers.append(Layer(W, b))
+            ms.append(Layer(mW, mb))
+            vs.append(Layer(vW, vb))
+        return Params(layers), AdamState(count, Params(ms), Params(vs))
+
+    return GradientTransformation(init, update, step)
 
 
 def adam(
