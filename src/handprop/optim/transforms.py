@@ -1,12 +1,13 @@
 """Optimisers as pure gradient transformations (the optax shape).
 
-A :class:`GradientTransformation` is a pair of pure functions over
+A :class:`GradientTransformation` holds pure functions over
 :class:`~handprop.nn.params.Params` records:
 
 - ``init(params) -> state``
 - ``update(grads, state, params, lr) -> (updates, state)``
 
-and :func:`apply_updates` adds the updates to the parameters. The learning rate is an
+and :func:`apply_updates` adds the updates to the parameters; ``step`` does both in one
+fused pass per array (Numba kernels, same bits). The learning rate is an
 argument of every ``update`` (not part of the state): the schedule is a function of the
 step (``schedule(t)``, :mod:`handprop.train.schedules`) that the training step already
 evaluates, so the optimiser state holds only what the optimiser itself accumulates.
@@ -111,12 +112,10 @@ def _with_l2(grads: Params, params: Params, lam: float) -> Params:
     )
 
 
-def _check(name: str, value: float, low: float, high: float, *, closed_high: bool = False) -> None:
-    """``low <= value < high`` (``<= high`` with ``closed_high``), finite, else ConfigError."""
-    ok = math.isfinite(value) and low <= value and (value <= high if closed_high else value < high)
-    if not ok:
-        bracket = "]" if closed_high else ")"
-        raise ConfigError(f"{name} must be in [{low}, {high}{bracket}, got {value!r}")
+def _check(name: str, value: float, low: float, high: float) -> None:
+    """``low <= value < high`` (and not NaN), else a one-line ConfigError."""
+    if not low <= value < high:
+        raise ConfigError(f"{name} must be in [{low}, {high}), got {value!r}")
 
 
 def _check_lam(lam: float) -> None:
