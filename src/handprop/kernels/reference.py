@@ -75,12 +75,50 @@ def sgd_l2_update(W: np.ndarray, G: np.ndarray, eta: float, lam: float) -> tuple
     return W - (G + two_lam * W) * eta_, float(np.vdot(W64, W64))
 
 
-def softmax_xent(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """``(mean cross-entropy, (softmax(scores) - onehot(y)) / n)`` with NumPy (loss in float64)."""
-    n = len(y)
+def softmax_xent(
+    scores: np.ndarray, y: np.ndarray, smoothing: float = 0.0
+) -> tuple[float, np.ndarray]:
+    """``(mean cross-entropy, (softmax(scores) - target) / n)`` with NumPy (loss in float64),
+    ``target = (1 - smoothing) onehot(y) + smoothing / K``."""
+    n, k = scores.shape
     shifted = scores.astype(np.float64) - scores.max(axis=1, keepdims=True)
     z = np.exp(shifted).sum(axis=1)
-    loss = float(np.mean(np.log(z) - shifted[np.arange(n), y]))
+    picked = shifted[np.arange(n), y]
+    if smoothing:
+        picked = (1 - smoothing) * picked + smoothing * shifted.mean(axis=1)
+    loss = float(np.mean(np.log(z) - picked))
     dscores = np.exp(shifted) / z[:, None]
-    dscores[np.arange(n), y] -= 1
+    if smoothing:
+        dscores -= smoothing / k
+    dscores[np.arange(n), y] -= 1 - smoothing
     return loss, (dscores / n).astype(scores.dtype)
+
+
+def momentum_update(
+    W: np.ndarray,
+    G: np.ndarray,
+    buf: np.ndarray,
+    lr: float,
+    lam: float,
+    momentum: float,
+    nesterov: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(W - lr t, buf')`` with ``d = G + 2 lam W``, ``buf' = momentum buf + d`` and
+    ``t = buf'`` (``d + momentum buf'`` with ``nesterov``); scalars in W's dtype."""
+    lr_, two_lam, beta = (W.dtype.type(c) for c in (lr, 2 * lam, momentum))
+    d = G + two_lam * W if two_lam else G
+    new_buf = beta * buf + d
+    t = d + beta * new_buf if nesterov else new_buf
+    return W + -(lr_ * t), new_buf
+
+
+def adam_update(
+    W: np.ndarray, G: np.ndarray, m: np.ndarray, v: np.ndarray, constants: tuple[float, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One Adam(W) step with :func:`handprop.kernels.optim.adam_constants`, in W's dtype."""
+    two_lam, one_b1, b2, one_b2, neg_step, root, eps, decay = (W.dtype.type(c) for c in constants)
+    d = G + two_lam * W if two_lam else G
+    new_m = m + one_b1 * (d - m)
+    new_v = b2 * v + one_b2 * d * d
+    u = neg_step * (new_m / (np.sqrt(new_v) / root + eps))
+    return W + (u - decay * W if decay else u), new_m, new_v

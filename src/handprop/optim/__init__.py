@@ -1,0 +1,31 @@
+"""Optimisers as pure transformations in the optax shape (see :mod:`handprop.optim.transforms`)."""
+
+from handprop.optim.transforms import (
+    OPTIMIZER_NAMES,
+    AdamState,
+    EmptyState,
+    GradientTransformation,
+    TraceState,
+    adam,
+    adamw,
+    apply_updates,
+    make_optimizer,
+    momentum,
+    nesterov,
+    sgd,
+)
+
+__all__ = [
+    "OPTIMIZER_NAMES",
+    "AdamState",
+    "EmptyState",
+    "GradientTransformation",
+    "TraceState",
+    "adam",
+    "adamw",
+    "apply_updates",
+    "make_optimizer",
+    "momentum",
+    "nesterov",
+    "sgd",
+]

@@ -1,0 +1,295 @@
+"""Optimisers as pure gradient transformations (the optax shape).
+
+A :class:`GradientTransformation` holds pure functions over
+:class:`~handprop.nn.params.Params` records:
+
+- ``init(params) -> state``
+- ``update(grads, state, params, lr) -> (updates, state)``
+
+and :func:`apply_updates` adds the updates to the parameters; ``step`` does both in one
+fused pass per array (Numba kernels, same bits). The learning rate is an
+argument of every ``update`` (not part of the state): the schedule is a function of the
+step (``schedule(t)``, :mod:`handprop.train.schedules`) that the training step already
+evaluates, so the optimiser state holds only what the optimiser itself accumulates.
+
+``grads`` are the data-term gradients. ``lam`` is handprop's L2 strength: the cost has
+``lam * sum ||W||^2`` on the weights only (not the biases), so ``2 lam W`` is added to each
+weight gradient before the optimiser sees it (``torch.optim`` with ``weight_decay = 2 lam``
+on a weights-only parameter group). AdamW's ``weight_decay`` is decoupled instead
+(``W <- W (1 - lr weight_decay)``, as in ``torch.optim.AdamW``), also on weights only.
+
+The updates follow ``torch.optim.SGD`` (``momentum``, ``nesterov=True``, ``dampening=0``),
+``torch.optim.Adam`` and ``torch.optim.AdamW`` (``amsgrad=False``) operation by operation.
+State records mirror the Params shape and are frozen like them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import attrs
+import numpy as np
+
+from handprop.errors import ConfigError
+from handprop.kernels.optim import adam_constants, adam_update, momentum_update
+from handprop.kernels.sgd import sgd_l2_update
+from handprop.nn.params import Layer, Params
+
+Array = np.ndarray
+
+OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "momentum", "nesterov", "adam", "adamw")
+
+
+class Init(Protocol):
+    def __call__(self, params: Params) -> Any: ...
+
+
+class Update(Protocol):
+    def __call__(
+        self, grads: Params, state: Any, params: Params, lr: float
+    ) -> tuple[Params, Any]: ...
+
+
+@attrs.frozen
+class GradientTransformation:
+    """``init(params) -> state``, ``update(grads, state, params, lr) -> (updates, state)``.
+
+    ``step(grads, state, params, lr) -> (new_params, state)`` is ``update`` followed by
+    :func:`apply_updates`, fused into one pass over each array by the Numba kernels of
+    :mod:`handprop.kernels.optim` (same bits, none of the temporaries).
+    """
+
+    init: Init
+    update: Update
+    step: Update
+
+
+@attrs.frozen
+class EmptyState:
+    """State of a stateless optimiser (plain SGD)."""
+
+
+@attrs.frozen
+class TraceState:
+    """Momentum buffer, one array per parameter (Params-shaped)."""
+
+    trace: Params
+
+
+@attrs.frozen
+class AdamState:
+    """``count`` steps taken, first and second moment estimates ``m`` and ``v`` (Params-shaped)."""
+
+    count: int
+    m: Params
+    v: Params
+
+
+def apply_updates(params: Params, updates: Params) -> Params:
+    """``params + updates``, array by array, as new arrays."""
+    return params.zip_map(updates, np.add)
+
+
+def _zeros(params: Params) -> Params:
+    return params.map(np.zeros_like)
+
+
+def _scalar(x: Array, value: float) -> np.floating:
+    """``value`` as a scalar of ``x``'s dtype (so float32 arithmetic stays float32)."""
+    return x.dtype.type(value)
+
+
+def _with_l2(grads: Params, params: Params, lam: float) -> Params:
+    """``dW + 2 lam W`` for every weight, biases unchanged (handprop's L2 term)."""
+    if not lam:
+        return grads
+    return Params(
+        Layer(g.W + _scalar(p.W, 2 * lam) * p.W, g.b)
+        for g, p in zip(grads.layers, params.layers, strict=True)
+    )
+
+
+def _check(name: str, value: float, low: float, high: float) -> None:
+    """``low <= value < high`` (and not NaN), else a one-line ConfigError."""
+    if not low <= value < high:
+        raise ConfigError(f"{name} must be in [{low}, {high}), got {value!r}")
+
+
+def _check_lam(lam: float) -> None:
+    _check("lam", lam, 0.0, math.inf)
+
+
+def sgd(lam: float = 0.0) -> GradientTransformation:
+    """Plain SGD: ``W <- W - lr (dW + 2 lam W)``, ``b <- b - lr db``.
+
+    With :func:`apply_updates` the arrays are bit-identical to the fused
+    :func:`handprop.train.loop.sgd_l2_step` (same operations in the same dtype).
+    """
+    _check_lam(lam)
+
+    def init(params: Params) -> EmptyState:
+        return EmptyState()
+
+    def update(
+        grads: Params, state: EmptyState, params: Params, lr: float
+    ) -> tuple[Params, EmptyState]:
+        layers = []
+        for g, p in zip(grads.layers, params.layers, strict=True):
+            dW = (g.W + _scalar(p.W, 2 * lam) * p.W) * _scalar(p.W, lr)
+            layers.append(Layer(-dW, -(lr * g.b)))
+        return Params(layers), state
+
+    def step(
+        grads: Params, state: EmptyState, params: Params, lr: float
+    ) -> tuple[Params, EmptyState]:
+        layers = [
+            Layer(sgd_l2_update(p.W, g.W, lr, lam)[0], p.b - lr * g.b)
+            for g, p in zip(grads.layers, params.layers, strict=True)
+        ]
+        return Params(layers), state
+
+    return GradientTransformation(init, update, step)
+
+
+def _trace(lam: float, beta: float, nesterov: bool) -> GradientTransformation:
+    _check_lam(lam)
+    _check("momentum", beta, 0.0, 1.0)
+
+    def init(params: Params) -> TraceState:
+        return TraceState(_zeros(params))
+
+    def update(
+        grads: Params, state: TraceState, params: Params, lr: float
+    ) -> tuple[Params, TraceState]:
+        g = _with_l2(grads, params, lam)
+        trace = state.trace.zip_map(g, lambda buf, d: _scalar(buf, beta) * buf + d)
+        direction = (
+            g.zip_map(trace, lambda d, buf: d + _scalar(buf, beta) * buf) if nesterov else trace
+        )
+        return direction.map(lambda d: -(_scalar(d, lr) * d)), TraceState(trace)
+
+    def step(
+        grads: Params, state: TraceState, params: Params, lr: float
+    ) -> tuple[Params, TraceState]:
+        layers, trace = [], []
+        for g, p, buf in zip(grads.layers, params.layers, state.trace.layers, strict=True):
+            W, bW = momentum_update(p.W, g.W, buf.W, lr, lam, beta, nesterov)
+            b, bb = momentum_update(p.b, g.b, buf.b, lr, 0.0, beta, nesterov)
+            layers.append(Layer(W, b))
+            trace.append(Layer(bW, bb))
+        return Params(layers), TraceState(Params(trace))
+
+    return GradientTransformation(init, update, step)
+
+
+def momentum(momentum: float = 0.9, lam: float = 0.0) -> GradientTransformation:
+    """Heavy-ball momentum (``torch.optim.SGD(momentum=momentum)``):
+    ``buf <- momentum buf + g``, ``p <- p - lr buf``, with ``g = dp (+ 2 lam W)``."""
+    return _trace(lam, momentum, nesterov=False)
+
+
+def nesterov(momentum: float = 0.9, lam: float = 0.0) -> GradientTransformation:
+    """Nesterov momentum (``torch.optim.SGD(momentum=momentum, nesterov=True)``):
+    ``buf <- momentum buf + g``, ``p <- p - lr (g + momentum buf)``."""
+    return _trace(lam, momentum, nesterov=True)
+
+
+def _adam(
+    b1: float, b2: float, eps: float, lam: float, weight_decay: float
+) -> GradientTransformation:
+    _check("b1", b1, 0.0, 1.0)
+    _check("b2", b2, 0.0, 1.0)
+    _check_lam(lam)
+    _check("weight_decay", weight_decay, 0.0, math.inf)
+    if not (math.isfinite(eps) and eps > 0):
+        raise ConfigError(f"eps must be finite and > 0, got {eps!r}")
+
+    def init(params: Params) -> AdamState:
+        return AdamState(0, _zeros(params), _zeros(params))
+
+    def update(
+        grads: Params, state: AdamState, params: Params, lr: float
+    ) -> tuple[Params, AdamState]:
+        count = state.count + 1
+        c = adam_constants(lr, count, b1, b2, eps, lam, weight_decay)
+        one_b1, b2_, one_b2, neg_step, root, eps_, decay = c[1:]
+        g = _with_l2(grads, params, lam)
+        m = state.m.zip_map(g, lambda m_, d: m_ + _scalar(d, one_b1) * (d - m_))
+        v = state.v.zip_map(g, lambda v_, d: _scalar(d, b2_) * v_ + _scalar(d, one_b2) * d * d)
+
+        def delta(m_: Array, v_: Array) -> Array:
+            return _scalar(m_, neg_step) * (
+                m_ / (np.sqrt(v_) / _scalar(v_, root) + _scalar(v_, eps_))
+            )
+
+        updates = m.zip_map(v, delta)
+        if weight_decay:
+            updates = Params(
+                Layer(u.W - _scalar(p.W, decay) * p.W, u.b)
+                for u, p in zip(updates.layers, params.layers, strict=True)
+            )
+        return updates, AdamState(count, m, v)
+
+    def step(
+        grads: Params, state: AdamState, params: Params, lr: float
+    ) -> tuple[Params, AdamState]:
+        count = state.count + 1
+        consts = adam_constants(lr, count, b1, b2, eps, lam, weight_decay)
+        bias_consts = adam_constants(lr, count, b1, b2, eps, 0.0, 0.0)
+        layers, ms, vs = [], [], []
+        pairs = zip(grads.layers, params.layers, state.m.layers, state.v.layers, strict=True)
+        for g, p, m, v in pairs:
+            W, mW, vW = adam_update(p.W, g.W, m.W, v.W, consts)
+            b, mb, vb = adam_update(p.b, g.b, m.b, v.b, bias_consts)
+            layers.append(Layer(W, b))
+            ms.append(Layer(mW, mb))
+            vs.append(Layer(vW, vb))
+        return Params(layers), AdamState(count, Params(ms), Params(vs))
+
+    return GradientTransformation(init, update, step)
+
+
+def adam(
+    b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, lam: float = 0.0
+) -> GradientTransformation:
+    """Adam (``torch.optim.Adam``) with bias correction; ``eps`` is added to
+    ``sqrt(v) / sqrt(1 - b2^t)``, L2 (``lam``) enters through the gradient."""
+    return _adam(b1, b2, eps, lam, 0.0)
+
+
+def adamw(
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 1e-2,
+    lam: float = 0.0,
+) -> GradientTransformation:
+    """AdamW (``torch.optim.AdamW``): Adam plus decoupled decay ``W <- W (1 - lr wd)``
+    of the weights (biases are not decayed)."""
+    return _adam(b1, b2, eps, lam, weight_decay)
+
+
+_FACTORIES: dict[str, Callable[..., GradientTransformation]] = {
+    "sgd": sgd,
+    "momentum": momentum,
+    "nesterov": nesterov,
+    "adam": adam,
+    "adamw": adamw,
+}
+
+
+def make_optimizer(name: str, **kwargs: float) -> GradientTransformation:
+    """The optimiser ``name`` (one of :data:`OPTIMIZER_NAMES`) with its hyperparameters."""
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        raise ConfigError(f"optimizer must be one of {OPTIMIZER_NAMES}, got {name!r}")
+    options = inspect.signature(factory).parameters
+    unknown = sorted(set(kwargs) - set(options))
+    if unknown:
+        raise ConfigError(
+            f"optimizer {name!r} has no option {unknown[0]!r} (options: {', '.join(options)})"
+        )
+    return factory(**kwargs)

@@ -1,0 +1,91 @@
+"""Fused momentum and Adam kernels: bit for bit against their NumPy references, and the
+transformations' fused ``step`` bit for bit against ``update`` + ``apply_updates``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from handprop.kernels import reference as ref
+from handprop.kernels.optim import adam_constants, adam_update, momentum_update
+from handprop.nn.params import init_params, params_equal
+from handprop.optim import OPTIMIZER_NAMES, apply_updates, make_optimizer
+
+dtypes = st.sampled_from([np.float32, np.float64])
+lams = st.sampled_from([0.0, 1e-3, 0.5])
+
+
+@st.composite
+def arrays(draw, n: int):
+    dtype = draw(dtypes)
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=20))
+    elements = st.floats(-1e3, 1e3, width=32)
+    return [draw(hnp.arrays(dtype, shape, elements=elements)) for _ in range(n)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    a=arrays(3),
+    lr=st.floats(1e-6, 1.0),
+    lam=lams,
+    beta=st.floats(0.0, 0.99),
+    nesterov=st.booleans(),
+)
+def test_momentum_update_matches_reference_bit_for_bit(a, lr, lam, beta, nesterov):
+    W, G, buf = a
+    out = momentum_update(W, G, buf, lr, lam, beta, nesterov)
+    expected = ref.momentum_update(W, G, buf, lr, lam, beta, nesterov)
+    for x, y in zip(out, expected, strict=True):
+        assert x.dtype == W.dtype
+        np.testing.assert_array_equal(x, y)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    a=arrays(3),
+    lr=st.floats(1e-6, 1.0),
+    count=st.integers(1, 1000),
+    lam=lams,
+    decay=st.sampled_from([0.0, 0.01, 0.5]),
+    eps=st.sampled_from([1e-8, 1e-3]),
+)
+def test_adam_update_matches_reference_bit_for_bit(a, lr, count, lam, decay, eps):
+    W, G, m = a
+    v = np.abs(m)  # second moments are never negative
+    constants = adam_constants(lr, count, 0.9, 0.999, eps, lam, decay)
+    out = adam_update(W, G, m, v, constants)
+    expected = ref.adam_update(W, G, m, v, constants)
+    for x, y in zip(out, expected, strict=True):
+        assert x.dtype == W.dtype
+        np.testing.assert_array_equal(x, y)
+
+
+def test_kernels_refuse_mismatched_arrays():
+    with pytest.raises(ValueError, match="must match"):
+        momentum_update(np.zeros(3), np.zeros(3), np.zeros(3, np.float32), 0.1, 0.0, 0.9, False)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("name", "opts"),
+    [(name, {"lam": 0.01}) for name in OPTIMIZER_NAMES]
+    + [("sgd", {}), ("nesterov", {"momentum": 0.5}), ("adamw", {"weight_decay": 0.1})],
+)
+def test_fused_step_equals_update_then_apply(name, opts, dtype):
+    rng = np.random.default_rng(4)
+    opt = make_optimizer(name, **opts)
+    slow = fast = init_params(9, (6, 5), 4, seed=0, dtype=dtype)
+    slow_state = fast_state = opt.init(slow)
+    for t in range(6):
+        grads = slow.map(lambda a: rng.standard_normal(a.shape).astype(dtype))
+        lr = 0.05 * (t + 1)
+        updates, slow_state = opt.update(grads, slow_state, slow, lr)
+        slow = apply_updates(slow, updates)
+        fast, fast_state = opt.step(grads, fast_state, fast, lr)
+        assert params_equal(fast, slow)
+        for field in ("trace", "m", "v"):
+            if hasattr(slow_state, field):
+                assert params_equal(getattr(fast_state, field), getattr(slow_state, field))
