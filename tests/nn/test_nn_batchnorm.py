@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from handprop.errors import ConfigError
-from handprop.gradcheck import max_errors
 from handprop.kernels.dropout import dropout_mask
 from handprop.nn import layers as L
+from handprop.verify import max_errors
 
 TOL = 1e-12
 

@@ -21,6 +21,7 @@ import attrs
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
+from handprop.atomic import save_npz_atomic
 from handprop.data.batches import read_only
 from handprop.errors import ConfigError, DataError
 
@@ -153,11 +154,9 @@ def apply_whitening(
 
 def save_whitening(w: Whitening, path: str | Path) -> None:
     """Write ``w`` to ``path`` (.npz) atomically."""
-    from handprop.train.checkpoint import _write_atomic  # the one atomic writer
-
-    method, eps = np.array(w.method), np.array(w.eps)
-    _write_atomic(
-        Path(path), lambda f: np.savez(f, mean=w.mean, matrix=w.matrix, method=method, eps=eps)
+    save_npz_atomic(
+        path,
+        {"mean": w.mean, "matrix": w.matrix, "method": np.array(w.method), "eps": np.array(w.eps)},
     )
 
 
