@@ -1,8 +1,8 @@
-"""Speed report: run the benchmark suite and write a Markdown table plus the raw JSON.
+"""Speed report: run the benchmark suite and write a Markdown table (raw JSON kept out of git).
 
 Usage::
 
-    python -m bench.report                  # full suite -> bench/speed/{SPEED.md,benchmark.json}
+    python -m bench.report                  # full suite -> bench/speed/SPEED.md, raw/benchmark.json
     python -m bench.report --quick          # every case once on tiny sizes (checks it runs)
     python -m bench.report --from-json F    # only render an existing pytest-benchmark JSON
     python -m bench.report -- -k step       # extra arguments after -- go to pytest
@@ -21,12 +21,15 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = BENCH_DIR / "speed"
+#: Subfolder of the output folder for pytest-benchmark's raw JSON (ignored by git).
+RAW = "raw"
 OURS = "handprop"
 #: The profile part of the matrix products (see ``test_bench_profile``).
 MATMUL_PART = "matrix products (BLAS)"
@@ -43,6 +46,17 @@ def run_suite(json_path: Path, quick: bool, pytest_args: Iterable[str]) -> int:
         *pytest_args,
     ]  # fmt: skip
     return subprocess.call(cmd, cwd=BENCH_DIR.parent, env=env)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a synced temporary file in the same folder."""
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=f".{path.name}-", delete=False
+    ) as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(f.name, path)
 
 
 def _fmt_time(seconds: float) -> str:
@@ -259,15 +273,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     json_path = args.from_json
     if json_path is None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        json_path = args.out / "benchmark.json"
+        (args.out / RAW).mkdir(parents=True, exist_ok=True)
+        json_path = args.out / RAW / "benchmark.json"
         code = run_suite(json_path, args.quick, args.pytest_args)
         if code != 0 or not json_path.exists():
             print(f"benchmark suite failed (exit {code})", file=sys.stderr)
             return code or 1
     markdown = render(json.loads(json_path.read_text()))
     if args.from_json is None:
-        (args.out / "SPEED.md").write_text(markdown)
+        write_atomic(args.out / "SPEED.md", markdown)
     print(markdown)
     return 0
 
