@@ -12,8 +12,8 @@ from data_fakes import write_folder
 from test_data_loader import assert_is_fake
 
 from handprop.cli import main
+from handprop.data import DataError, load_cifar10, loader
 from handprop.data import cache as decoded
-from handprop.data import load_cifar10, loader
 from handprop.data.dataset import stacked
 from handprop.data.source import Source, classify
 
@@ -83,8 +83,9 @@ def flip_byte(path, offset: int) -> None:
         lambda d: (d / "images.npy").unlink(),
         lambda d: (d / "meta.json").write_text("{not json"),
         lambda d: (d / "meta.json").write_text("{}"),
+        lambda d: (d / "meta.json").write_text("[]"),
     ],
-    ids=["labels", "images", "header", "truncated", "missing", "meta", "meta-empty"],
+    ids=["labels", "images", "header", "truncated", "missing", "meta", "meta-empty", "meta-list"],
 )
 def test_corrupt_cache_is_rebuilt_with_a_notice(damage, folder, cache, caplog):
     load_cifar10(folder, progress=False)
@@ -165,3 +166,11 @@ def test_cli_no_cache_and_cache_command(folder, cache, monkeypatch, capsys):
     monkeypatch.setattr("sys.argv", ["handprop"])
     assert main(["--no-cache", "cache", "path"]) == 0
     assert os.environ["HANDPROP_NO_CACHE"] == "1"
+
+
+def test_missing_source_file_is_a_data_error_not_a_cache_notice(folder, cache, caplog):
+    load_cifar10(folder, progress=False)
+    (folder / "data_batch_3").unlink()
+    with caplog.at_level(logging.WARNING), pytest.raises(DataError, match="data_batch_3"):
+        load_cifar10(folder, progress=False)
+    assert caplog.text == ""

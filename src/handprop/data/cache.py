@@ -99,11 +99,15 @@ def load(root: Path, source: Source, *, full: bool = False) -> Cifar10 | None:
     stale or corrupt (the last two with a warning). ``full`` checks the images' whole hash
     instead of the spot hash."""
     folder = entry(root, source)
+    try:
+        key = source_key(source)
+    except OSError:  # a missing source file: reading the source will say which
+        return None
     if not folder.is_dir():
         return None
     try:
         meta = json.loads((folder / "meta.json").read_text())
-        if meta.get("key") != source_key(source):
+        if meta.get("key") != key:
             log.warning("handprop: decoded cache %s is stale (source changed); rebuilding", folder)
             return None
         arrays = {
@@ -121,7 +125,7 @@ def load(root: Path, source: Source, *, full: bool = False) -> Cifar10 | None:
         if bad:
             raise ValueError(f"checksum mismatch in {', '.join(bad)}")
         return _cifar10(images, labels, meta)
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         log.warning("handprop: decoded cache %s is corrupt (%s); rebuilding", folder, err)
         return None
 
