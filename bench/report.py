@@ -1,11 +1,16 @@
-"""Speed report: run the benchmark suite and write a Markdown table plus the raw JSON.
+"""Speed report: run the benchmark suite and write a Markdown table (raw JSON kept out of git).
 
 Usage::
 
-    python -m bench.report                  # full suite -> bench/speed/{SPEED.md,benchmark.json}
+    python -m bench.report                  # full suite twice -> bench/speed/SPEED.md,
+                                            # raw/benchmark.json, raw/benchmark-blas-unset.json
     python -m bench.report --quick          # every case once on tiny sizes (checks it runs)
-    python -m bench.report --from-json F    # only render an existing pytest-benchmark JSON
+    python -m bench.report --from-json F [--unset-json G]   # only render existing JSON
     python -m bench.report -- -k step       # extra arguments after -- go to pytest
+
+The suite runs twice: with the machine's defaults, then with ``OPENBLAS_CORETYPE`` and
+``OPENBLAS_L2_SIZE`` removed from the benchmark subprocess's environment only (they pin
+OpenBLAS to older kernels on some images; users' machines mostly do not set them).
 
 Times are the minimum over rounds (the least disturbed run on a shared machine); the ratio
 is handprop's time over the reference's time from the same run (< 1: handprop is faster).
@@ -21,28 +26,50 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from bench.workloads import BLAS_ENV
+
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = BENCH_DIR / "speed"
+#: Subfolder of the output folder for pytest-benchmark's raw JSON (ignored by git).
+RAW = "raw"
 OURS = "handprop"
 #: The profile part of the matrix products (see ``test_bench_profile``).
 MATMUL_PART = "matrix products (BLAS)"
 
 
-def run_suite(json_path: Path, quick: bool, pytest_args: Iterable[str]) -> int:
-    """Run ``pytest bench`` writing pytest-benchmark's JSON to ``json_path``."""
+def run_suite(
+    json_path: Path, quick: bool, pytest_args: Iterable[str], *, unset_blas_env: bool = False
+) -> int:
+    """Run ``pytest bench`` writing pytest-benchmark's JSON to ``json_path``; with
+    ``unset_blas_env``, without :data:`BLAS_ENV` in the subprocess's environment."""
     env = dict(os.environ)
     if quick:
         env["HANDPROP_BENCH_QUICK"] = "1"
+    if unset_blas_env:
+        for name in BLAS_ENV:
+            env.pop(name, None)
     cmd = [
         sys.executable, "-m", "pytest", str(BENCH_DIR), "-q", "-p", "no:cacheprovider",
         f"--benchmark-json={json_path}", "--benchmark-columns=min,median,rounds",
         *pytest_args,
     ]  # fmt: skip
     return subprocess.call(cmd, cwd=BENCH_DIR.parent, env=env)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a synced temporary file in the same folder."""
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=f".{path.name}-", delete=False
+    ) as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(f.name, path)
 
 
 def _fmt_time(seconds: float) -> str:
@@ -106,10 +133,17 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
             fractions = " / ".join(f for f in (_fraction(ours, rates), _fraction(ref, rates)) if f)
             lines.append(
                 f"| {case} | {dtype} | {_value(ours) if ours else ''} "
-                f"| {ref['impl'] if ref else ''} | {_fmt_time(ref['time']) if ref else ''} "
+                f"| {_impl(ref) if ref else ''} | {_fmt_time(ref['time']) if ref else ''} "
                 f"| {ratio} | {speedup} | {gflops} | {fractions} |"
             )
     return lines
+
+
+def _impl(row: dict[str, Any]) -> str:
+    """The reference's name, with its compile time when it has one (JAX)."""
+    if "compile_seconds" in row:
+        return f"{row['impl']} (+ {_fmt_time(row['compile_seconds'])} compile)"
+    return row["impl"]
 
 
 def _find(rows: list[dict[str, Any]], case: str, dtype: str, impl: str) -> dict[str, Any] | None:
@@ -158,6 +192,79 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
     peak = memory["peak_rss_bytes"] / 2**30 if memory else None
     check("peak RSS, training on 50,000 images float32", peak, 1.5, " GiB", below=True)
     return lines
+
+
+def targets_13(rows: list[dict[str, Any]]) -> list[str]:
+    """Issue 13's ratios: training loops and whole processes against PyTorch and JAX (JAX's
+    loop without compilation; its whole process includes it), and the warm-cache load."""
+    lines: list[str] = []
+
+    def ratio(label: str, case: str, impl: str, limit: float) -> None:
+        ours, ref = _find(rows, case, "float32", OURS), _find(rows, case, "float32", impl)
+        if ours is None or ref is None:
+            lines.append(f"- {label}: not measured")
+            return
+        value = ours["time"] / ref["time"]
+        verdict = "met" if value <= limit else "MISSED"
+        lines.append(f"- {label}: {value:.2f} (target <= {limit:g}) — {verdict}")
+
+    for case, jax_limit in (("baseline run", 0.6), ("improvements run", 0.8)):
+        ratio(f"{case}, training loop, handprop / JAX lax.scan", case, "jax", jax_limit)
+        ratio(f"{case}, training loop, handprop / PyTorch", case, "torch", 0.4)
+    whole = "baseline run, whole process"
+    ratio(f"{whole}, handprop / PyTorch", whole, "torch", 0.5)
+    ratio(f"{whole}, handprop / JAX (compile included)", whole, "jax", 0.25)
+    load = next((r for r in rows if r["case"].startswith("load_data")), None)
+    if load is None:
+        lines.append("- load_data, baseline split, warm cache: not measured")
+    else:
+        verdict = "met" if load["time"] <= 0.4 else "MISSED"
+        lines.append(
+            f"- load_data, baseline split, warm cache: {_fmt_time(load['time'])} "
+            f"(target <= 0.4 s) — {verdict}"
+        )
+    return lines
+
+
+def blas(data: dict[str, Any]) -> str:
+    """NumPy's BLAS library and the kernels it runs (threadpoolctl), with the variables
+    that pin them."""
+    libs = data.get("machine_info", {}).get("blas", [])
+    lib = next((x for x in libs if x.get("package") == "numpy.libs"), libs[0] if libs else None)
+    if lib is None:
+        return "NumPy's BLAS: not recorded"
+    env = ", ".join(f"{k}={v if v is not None else 'unset'}" for k, v in lib["env"].items())
+    return (
+        f"NumPy's BLAS: {lib['internal_api']} {lib['version']}, {lib['architecture']} kernels, "
+        f"{lib['num_threads']} threads ({env})"
+    )
+
+
+def compare_blas(data: dict[str, Any], unset: dict[str, Any]) -> list[str]:
+    """Every case's time with the machine's defaults and with the OpenBLAS variables unset."""
+    variables = " / ".join(f"`{v}`" for v in BLAS_ENV)
+    lines = [
+        f"## Machine defaults against {variables} unset",
+        "",
+        f"The suite ran a second time with {variables} removed from the benchmark "
+        "process's environment (never in tests or CI's test run).",
+        "",
+        f"- machine defaults: {blas(data)}",
+        f"- unset: {blas(unset)}",
+        "",
+        "| case | dtype | impl | machine defaults | unset | unset / defaults |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    second = {(r["case"], r["dtype"], r["impl"]): r for r in _rows(unset)}
+    for r in _rows(data):
+        other = second.get((r["case"], r["dtype"], r["impl"]))
+        if other is None or "peak_rss_bytes" in r:
+            continue
+        lines.append(
+            f"| {r['case']} | {r['dtype']} | {r['impl']} | {_fmt_time(r['time'])} "
+            f"| {_fmt_time(other['time'])} | {other['time'] / r['time']:.2f} |"
+        )
+    return [*lines, ""]
 
 
 def profile(data: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
@@ -227,8 +334,9 @@ def machine(data: dict[str, Any]) -> str:
     )
 
 
-def render(data: dict[str, Any]) -> str:
-    """The whole Markdown report for one pytest-benchmark JSON."""
+def render(data: dict[str, Any], unset: dict[str, Any] | None = None) -> str:
+    """The whole Markdown report for one pytest-benchmark JSON (machine defaults), and the
+    comparison with the run without the OpenBLAS variables when ``unset`` is given."""
     rows = _rows(data)
     quick = any(r.get("quick") for r in rows)
     date = data.get("datetime", datetime.datetime.now().isoformat())[:10]
@@ -237,6 +345,8 @@ def render(data: dict[str, Any]) -> str:
         "",
         f"Machine: {machine(data)}.",
         "",
+        f"{blas(data)}.",
+        "",
         "Times are minima over rounds; ratios compare handprop with the reference measured in "
         "the same run (< 1: handprop faster). Steps are batch 100 with flip + translate "
         "augmentation; FLOP/s counts the matrix products only.",
@@ -244,6 +354,9 @@ def render(data: dict[str, Any]) -> str:
     if quick:
         lines += ["", "**Quick mode: one round on tiny sizes — these numbers mean nothing.**"]
     lines += ["", *table(rows), "", "## Targets (issue 5)", "", *targets(rows), ""]
+    lines += ["## Targets (issue 13)", "", *targets_13(rows), ""]
+    if unset is not None:
+        lines += compare_blas(data, unset)
     lines += profile(data, rows)
     return "\n".join(lines)
 
@@ -255,19 +368,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
     parser.add_argument("--quick", action="store_true", help="HANDPROP_BENCH_QUICK=1")
     parser.add_argument("--from-json", type=Path, help="render this JSON instead of running")
+    parser.add_argument(
+        "--unset-json", type=Path, help="with --from-json: the run without the OpenBLAS variables"
+    )
     parser.add_argument("pytest_args", nargs="*", help="passed to pytest (after --)")
     args = parser.parse_args(argv)
-    json_path = args.from_json
+    json_path, unset_path = args.from_json, args.unset_json
     if json_path is None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        json_path = args.out / "benchmark.json"
-        code = run_suite(json_path, args.quick, args.pytest_args)
-        if code != 0 or not json_path.exists():
-            print(f"benchmark suite failed (exit {code})", file=sys.stderr)
-            return code or 1
-    markdown = render(json.loads(json_path.read_text()))
+        (args.out / RAW).mkdir(parents=True, exist_ok=True)
+        json_path = args.out / RAW / "benchmark.json"
+        unset_path = args.out / RAW / "benchmark-blas-unset.json"
+        for path, unset in ((json_path, False), (unset_path, True)):
+            code = run_suite(path, args.quick, args.pytest_args, unset_blas_env=unset)
+            if code != 0 or not path.exists():
+                print(f"benchmark suite failed (exit {code})", file=sys.stderr)
+                return code or 1
+    unset_data = json.loads(unset_path.read_text()) if unset_path else None
+    markdown = render(json.loads(json_path.read_text()), unset_data)
     if args.from_json is None:
-        (args.out / "SPEED.md").write_text(markdown)
+        write_atomic(args.out / "SPEED.md", markdown)
     print(markdown)
     return 0
 

@@ -27,6 +27,9 @@ POOL = 200 if QUICK else 10_000
 MATMUL_N = 128 if QUICK else 2048
 HIDDEN = (50, 256) if QUICK else (50, 256, 1024, 4096)
 DTYPES = ("float32", "float64")
+#: Environment variables that pin OpenBLAS's kernels; ``python -m bench.report`` also runs
+#: the suite with them unset (in the benchmark subprocess only).
+BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 #: Augmentation of the step benchmarks (the improvements run's settings).
 FLIP_PROB, MAX_SHIFT, SHIFT_PROB = 0.5, 3, 0.5
 
@@ -170,9 +173,10 @@ def _tensor(array: np.ndarray) -> Any:
         return torch.from_numpy(array)
 
 
-def torch_train(config: Any, data: Any) -> int:
+def torch_train(config: Any, data: Any, keep: list[TorchNet] | None = None) -> int:
     """The run :func:`handprop.train.train` does for ``config``, in PyTorch: same schedule,
-    batches, augmentation, dropout and evaluations; returns the number of steps."""
+    batches, augmentation, dropout and evaluations; returns the number of steps (and appends
+    the trained network to ``keep``)."""
     import torch
 
     (hidden,) = config.model.hidden
@@ -196,6 +200,8 @@ def torch_train(config: Any, data: Any) -> int:
     schedule = config.make_schedule(n)
     gen = torch.Generator().manual_seed(config.run.seed)
     perm = torch.randperm(n, generator=gen)
+    if keep is not None:
+        keep.append(net)
     for Xe, ye in probes:
         net.evaluate(Xe, ye)
     for t in range(total):

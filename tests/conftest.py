@@ -15,6 +15,17 @@ settings.register_profile("explore", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_folder(tmp_path_factory):
+    """Without ``HANDPROP_CACHE``, decoded copies go to a session folder, not the user's cache."""
+    if os.environ.get("HANDPROP_CACHE"):
+        yield
+        return
+    os.environ["HANDPROP_CACHE"] = str(tmp_path_factory.mktemp("handprop-cache"))
+    yield
+    del os.environ["HANDPROP_CACHE"]
+
+
 def _require_real_data() -> str:
     source = os.environ.get("HANDPROP_DATA", "")
     if not source or not os.path.exists(source):

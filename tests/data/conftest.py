@@ -44,6 +44,13 @@ def archive(archive_bytes, tmp_path) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _own_cache_folder(tmp_path, monkeypatch) -> None:
+    """Decoded copies of each test's synthetic files go to its own folder, never the shared
+    cache (session fixtures on the real data, set up before this one, keep the shared one)."""
+    monkeypatch.setenv("HANDPROP_CACHE", str(tmp_path / "cache"))
+
+
 @pytest.fixture
 def cache(tmp_path, monkeypatch) -> Path:
     """An empty cache folder named by ``HANDPROP_CACHE``; ``HANDPROP_DATA`` unset."""

@@ -97,3 +97,14 @@ def test_column_stats_in_chunks_match_numpy(monkeypatch):
     mean, std = module.column_stats(X)
     np.testing.assert_allclose(mean, X.astype(np.float64).mean(axis=0), rtol=1e-14)
     np.testing.assert_allclose(std, X.astype(np.float64).std(axis=0), rtol=1e-10)
+
+
+@pytest.mark.slow  # minutes with NUMBA_DISABLE_JIT=1
+@pytest.mark.realdata
+@pytest.mark.parametrize(("scheme", "dtype"), [("all", np.float32), ("batch1", np.float64)])
+def test_real_normalized_splits_equal_the_float_path_bit_for_bit(cifar10, scheme, dtype):
+    """The pixel kernels give today's float path's bits on the real images."""
+    expected = normalize(make_splits(cifar10, scheme, n_train=8000, dtype=dtype))
+    got = normalized_splits(cifar10, scheme, n_train=8000, dtype=dtype)
+    for x, e in ((got.train, expected.train), (got.val, expected.val), (got.test, expected.test)):
+        np.testing.assert_array_equal(x.X, e.X)

@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
         "holding cifar-10-batches-py/ (sets HANDPROP_DATA; default: $HANDPROP_DATA, then the "
         "cache, then download)",
     )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the decoded-data cache for this command "
+        "(sets HANDPROP_NO_CACHE=1; see 'handprop cache')",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if not info.name.startswith("_"):
@@ -66,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = f"handprop {args.command}"
         if args.data:
             os.environ["HANDPROP_DATA"] = os.path.abspath(args.data)
+        if args.no_cache:
+            os.environ["HANDPROP_NO_CACHE"] = "1"
         return int(args.func(args) or 0)
     except HandpropError as err:
         print(f"{command}: error: {err}", file=sys.stderr)

@@ -74,6 +74,35 @@ def scaled(data: np.ndarray, dtype: DTypeLike) -> np.ndarray:
     return X
 
 
+def _owner(arr: np.ndarray) -> np.ndarray:
+    """The array whose memory ``arr`` views (``arr`` itself if it owns it)."""
+    while isinstance(arr.base, np.ndarray):
+        arr = arr.base
+    return arr
+
+
+def stacked(arrays: list[np.ndarray]) -> np.ndarray:
+    """``np.concatenate(arrays)``, as a read-only view without a copy when the arrays are
+    C-contiguous and lie back to back in one array's memory (as the decoded cache maps the
+    batches)."""
+    first, owner = arrays[0], _owner(arrays[0])
+    if owner.flags.c_contiguous and all(
+        _owner(a) is owner
+        and a.flags.c_contiguous
+        and a.dtype == first.dtype
+        and a.shape[1:] == first.shape[1:]
+        for a in arrays
+    ):
+        address = owner.__array_interface__["data"][0]
+        starts = [a.__array_interface__["data"][0] - address for a in arrays]
+        ends = [s + a.nbytes for s, a in zip(starts, arrays, strict=True)]
+        if starts[1:] == ends[:-1]:
+            shape = (sum(len(a) for a in arrays), *first.shape[1:])
+            view = np.ndarray(shape, first.dtype, buffer=owner, offset=starts[0])
+            return read_only(view)
+    return np.concatenate(arrays)
+
+
 def check_dtype(dtype: DTypeLike) -> np.dtype:
     """``dtype`` as a NumPy dtype, if it is float32 or float64."""
     dtype = np.dtype(dtype)
@@ -95,8 +124,8 @@ def select_batches(
     if scheme == "batch1":
         train, val = cifar.train[0], cifar.train[1]
     else:
-        data = np.concatenate([b.data for b in cifar.train])
-        labels = np.concatenate([b.labels for b in cifar.train])
+        data = stacked([b.data for b in cifar.train])
+        labels = stacked([b.labels for b in cifar.train])
         train = Batch(data[:-n_val], labels[:-n_val])
         val = Batch(data[-n_val:], labels[-n_val:])
     if n_train is not None:

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import attrs
 
+from handprop.data import cache as decoded
 from handprop.data.batches import Cifar10, parse_cifar10
 from handprop.data.files import BATCH_DIR, read_archive, read_directory, write_directory
 from handprop.data.source import (
     CACHE_ENV,
     KNOWN_HASH,
     URL,
+    Source,
     cache_folder,
     cached,
     download,
@@ -29,6 +31,7 @@ def load_cifar10(
     url: str = URL,
     known_hash: str = KNOWN_HASH,
     progress: bool = True,
+    use_cache: bool | None = None,
 ) -> Cifar10:
     """Load all 60,000 CIFAR-10 images as raw uint8 batches with their class names.
 
@@ -40,6 +43,11 @@ def load_cifar10(
     ``progress``), checked against ``known_hash`` and extracted into the cache.
     Every file is validated; any problem raises :class:`DataError` naming the
     file and the remedy.
+
+    The validated arrays are kept in the decoded-data cache (``decoded/`` in the
+    cache folder, see :mod:`handprop.data.cache`) and memory-mapped from there on
+    the next load of the same, unchanged source. ``use_cache=False`` (default:
+    on unless ``HANDPROP_NO_CACHE`` is set) neither reads nor writes it.
     """
     found = given(source)
     if found is None:
@@ -47,6 +55,19 @@ def load_cifar10(
         found = cached(cache)
         if found is None:
             return _download_and_extract(cache, url, known_hash, progress)
+    if not decoded.enabled(use_cache):
+        return _read(found)
+    root = decoded.decoded_root(cache_folder(cache_dir))
+    hit = decoded.load(root, found)
+    if hit is not None:
+        return hit
+    cifar = _read(found)
+    decoded.store(root, found, cifar)
+    return cifar
+
+
+def _read(found: Source) -> Cifar10:
+    """Read and validate every file of ``found``."""
     if found.kind == "archive":
         blobs = read_archive(found.path, found.remedy)
     else:

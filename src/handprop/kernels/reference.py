@@ -122,3 +122,41 @@ def adam_update(
     new_v = b2 * v + one_b2 * d * d
     u = neg_step * (new_m / (np.sqrt(new_v) / root + eps))
     return W + (u - decay * W if decay else u), new_m, new_v
+
+
+def column_stats(X: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std (two-pass, float64) of each column of ``X`` (n, d), ``chunk`` rows at a
+    time (rows summed in order within a chunk, chunk sums in order)."""
+    n, d = X.shape
+    blocks = [slice(i, i + chunk) for i in range(0, n, chunk)]
+    total = np.zeros(d)
+    for rows in blocks:
+        total += X[rows].sum(axis=0, dtype=np.float64)
+    mean = total / n
+    squares = np.zeros(d)
+    for rows in blocks:
+        dev = X[rows].astype(np.float64) - mean
+        squares += np.einsum("ij,ij->j", dev, dev)
+    return mean, np.sqrt(squares / n)
+
+
+def _scaled(data: np.ndarray, scale: np.floating) -> np.ndarray:
+    """uint8 ``data`` as a new array in the dtype of ``scale``, divided by it."""
+    X = data.astype(type(scale))
+    X /= scale
+    return X
+
+
+def column_stats_u8(
+    data: np.ndarray, scale: np.floating, chunk: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`column_stats` of the scaled pixels ``data / scale`` (a float copy)."""
+    return column_stats(_scaled(data, scale), chunk)
+
+
+def normalize_u8(data: np.ndarray, scale: np.floating, mean: np.ndarray, std: np.ndarray):
+    """``(data / scale - mean) / std`` with NumPy temporaries, in the dtype of ``scale``."""
+    X = _scaled(data, scale)
+    X -= mean
+    X /= std
+    return X

@@ -1,0 +1,41 @@
+"""``handprop cache``: where the decoded-data cache lives, check it in full, or clear it."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "cache",
+        help="show, verify or clear the decoded-data cache",
+        description=(
+            "The decoded CIFAR-10 arrays are kept under DIR/decoded/, DIR being "
+            "$HANDPROP_CACHE or the per-user cache (~/.cache/handprop). 'path' prints that "
+            "folder, 'verify' checks the full SHA-256 of the copy of the current source "
+            "(--data / $HANDPROP_DATA), 'clear' deletes every decoded copy (the downloaded "
+            "files stay)."
+        ),
+    )
+    parser.add_argument("action", choices=("path", "verify", "clear"))
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from handprop.data import cache
+    from handprop.data.source import cache_folder, cached, given
+
+    root = cache.decoded_root(cache_folder())
+    if args.action == "path":
+        print(root)
+    elif args.action == "clear":
+        print(f"removed {cache.clear(root)} decoded copies from {root}")
+    else:
+        source = given(None) or cached(cache_folder())
+        if source is None:
+            print("no data source: nothing cached")
+            return 1
+        ok = cache.load(root, source, full=True) is not None
+        print(f"{cache.entry(root, source)}: {'ok' if ok else 'missing or rebuilt on next load'}")
+        return 0 if ok else 1
+    return 0

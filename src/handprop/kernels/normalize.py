@@ -1,0 +1,72 @@
+"""Per-feature normalisation straight from uint8 pixels, as Numba kernels.
+
+Both kernels scale each pixel as the float path does, ``x / 255`` in the dtype of ``scale``
+(255 as a float32 or float64 scalar), and repeat that path's arithmetic in its order: the
+statistics are bit for bit those of ``column_stats`` on the scaled images, the normalised
+values those of ``(X - mean) / std``. No float copy of the pixels is made.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _sums(data: np.ndarray, scale: np.floating, chunk: int) -> np.ndarray:
+    n, d = data.shape
+    total = np.zeros(d)
+    part = np.empty(d)
+    for start in range(0, n, chunk):
+        part[:] = 0.0
+        for i in range(start, min(start + chunk, n)):
+            for j in range(d):
+                part[j] += np.float64(data[i, j] / scale)
+        total += part
+    return total
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _squares(data: np.ndarray, scale: np.floating, chunk: int, mean: np.ndarray) -> np.ndarray:
+    n, d = data.shape
+    total = np.zeros(d)
+    part = np.empty(d)
+    for start in range(0, n, chunk):
+        part[:] = 0.0
+        for i in range(start, min(start + chunk, n)):
+            for j in range(d):
+                dev = np.float64(data[i, j] / scale) - mean[j]
+                part[j] += dev * dev
+        total += part
+    return total
+
+
+def column_stats_u8(
+    data: np.ndarray, scale: np.floating, chunk: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std (float64, two passes) of each column of ``data / scale`` for ``data``
+    (n, d) uint8; rows are summed in order within blocks of ``chunk`` rows, block sums in
+    order."""
+    n = data.shape[0]
+    mean = _sums(data, scale, chunk) / n
+    return mean, np.sqrt(_squares(data, scale, chunk, mean) / n)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _normalize_u8(
+    data: np.ndarray, scale: np.floating, mean: np.ndarray, std: np.ndarray, out: np.ndarray
+) -> None:
+    n, d = data.shape
+    for i in range(n):
+        for j in range(d):
+            out[i, j] = (data[i, j] / scale - mean[j]) / std[j]
+
+
+def normalize_u8(
+    data: np.ndarray, scale: np.floating, mean: np.ndarray, std: np.ndarray
+) -> np.ndarray:
+    """``(data / scale - mean) / std`` for ``data`` (n, d) uint8, in the dtype of ``scale``,
+    ``mean`` and ``std`` (d,) (all three one dtype); returns a new array."""
+    out = np.empty(data.shape, mean.dtype)
+    _normalize_u8(data, scale, mean, std, out)
+    return out
