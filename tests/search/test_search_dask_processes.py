@@ -61,10 +61,16 @@ def cluster(tmp_path) -> Iterator[str]:
     dask = [sys.executable, "-m", "dask"]
     port = address.rsplit(":", 1)[1]
     procs = [
-        subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", port,
-                          "--no-dashboard"], env=env, stderr=subprocess.DEVNULL),  # fmt: skip
-        subprocess.Popen([*dask, "worker", address, "--nworkers", "2", "--nthreads", "1",
-                          "--no-dashboard"], env=env, stderr=subprocess.DEVNULL),  # fmt: skip
+        subprocess.Popen(
+            [*dask, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [*dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard"],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        ),
     ]
     try:
         with distributed.Client(address, timeout="60s") as client:

@@ -26,7 +26,9 @@ def lines(path: Path) -> int:
 
 
 def start_search(out: Path, log: Path, delay: float) -> subprocess.Popen:
-    script = f"import search_fakes; search_fakes.run_two_stage({str(out)!r}, {str(log)!r}, {delay}, 2)"
+    script = (
+        f"import search_fakes; search_fakes.run_two_stage({str(out)!r}, {str(log)!r}, {delay}, 2)"
+    )
     env = os.environ | {
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])
     }

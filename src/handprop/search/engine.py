@@ -145,9 +145,7 @@ def _run_trials(
     threads: int,
 ) -> Iterator[TrialRecord]:
     """Submit the ``(trial number, values)`` pairs; yield each record as its trial ends."""
-    futures = {
-        executor.submit(execute, runner, base_config, v, threads): (i, v) for i, v in todo
-    }
+    futures = {executor.submit(execute, runner, base_config, v, threads): (i, v) for i, v in todo}
     for future in as_completed(futures):
         i, values = futures[future]
         outcome, wall_time = future.result()

@@ -10,7 +10,10 @@ thread count, and with it the bits of the results, does not depend on where it r
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -86,7 +89,9 @@ def blas_threads(threads: int) -> Iterator[None]:
         if _Limits.users == 0:
             _Limits.limiter, _Limits.threads = threadpool_limits(threads), threads
         elif threads != _Limits.threads:
-            raise ConfigError(f"threads = {threads}: this process runs trials with {_Limits.threads}")
+            raise ConfigError(
+                f"threads = {threads}: this process runs trials with {_Limits.threads}"
+            )
         _Limits.users += 1
     try:
         yield
@@ -96,6 +101,29 @@ def blas_threads(threads: int) -> Iterator[None]:
             if _Limits.users == 0 and _Limits.limiter is not None:
                 _Limits.limiter.restore_original_limits()
                 _Limits.limiter = None
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
+
+
+@functools.cache
+def undo_malloc_trim() -> bool:
+    """Give this process glibc's usual heap for large temporaries again if it was started
+    with ``MALLOC_TRIM_THRESHOLD_`` (Dask's nanny sets 65536 in its workers).
+
+    A fixed trim threshold turns off glibc's adaptive mmap threshold, so every array of
+    128 KiB or more is mapped, page-faulted and unmapped again at each training step:
+    trials ran about twice as slowly on Dask workers as on the local pool. Sets the
+    thresholds glibc adapts to (mmap 32 MiB, trim 64 MiB); True if it did."""
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        return bool(
+            libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(M_TRIM_THRESHOLD, 64 << 20)
+        )
+    except (OSError, AttributeError):  # not glibc
+        return False
 
 
 def exit_with_parent(parent: int, interval: float = 0.2) -> None:

@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 import attrs
 import numpy as np
 
-from handprop.data import Splits, load_cifar10, normalized_splits
+from handprop.data import Cifar10, Splits, load_cifar10, normalized_splits
+from handprop.data.dataset import Scheme
 from handprop.data.source import KNOWN_HASH, URL, given
 from handprop.errors import ConfigError
-from handprop.search.executor import blas_threads
+from handprop.search.executor import blas_threads, undo_malloc_trim
 from handprop.search.results import TrialOutcome
 
 C = TypeVar("C")
@@ -65,13 +66,15 @@ def _coerce(current: object, value: Any) -> Any:
 def execute(
     runner: Runner, base: object, values: Mapping[str, Any], threads: int = 1
 ) -> tuple[TrialOutcome, float]:
-    """Run ``runner`` on ``base`` with ``values`` set, with ``threads`` BLAS/OpenMP threads;
-    errors become an ``"error"`` outcome. The outcome records ``threads``.
+    """Run ``runner`` on ``base`` with ``values`` set, with ``threads`` BLAS/OpenMP threads
+    (and the usual heap: :func:`~handprop.search.executor.undo_malloc_trim`); errors become an
+    ``"error"`` outcome. The outcome records ``threads``.
 
     Returns the outcome and the wall time in seconds.
     """
     start = time.perf_counter()
     try:
+        undo_malloc_trim()
         with blas_threads(threads):
             outcome = runner(configure(base, values))
     except Exception as err:  # a failing trial is a result, not a reason to stop the search
@@ -97,16 +100,18 @@ class DataSource:
 
 
 @functools.lru_cache(maxsize=1)
-def _cifar10(data: DataSource) -> Any:
+def _cifar10(data: DataSource) -> Cifar10:
     return load_cifar10(data.path, url=data.url, known_hash=data.known_hash, progress=False)
 
 
 @functools.lru_cache(maxsize=1)
-def prepared_splits(data: DataSource, split: str, n_val: int, n_train: int, dtype: str) -> Splits:
+def prepared_splits(
+    data: DataSource, split: Scheme, n_val: int, n_train: int, dtype: str
+) -> Splits:
     """The normalised splits of ``data``, loaded once per process and kept for the next
     trial with the same source, split settings and dtype."""
     return normalized_splits(
-        _cifar10(data), split, n_val=n_val, n_train=n_train or None, dtype=dtype  # type: ignore[arg-type]
+        _cifar10(data), split, n_val=n_val, n_train=n_train or None, dtype=dtype
     )
 
 
