@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 import attrs
+import numpy as np
+from threadpoolctl import threadpool_info
 
 from handprop.search import Dimension, Narrowing, Space, Stage, TrialOutcome, search
 
@@ -46,6 +48,19 @@ def thread_env_runner(config: FakeConfig) -> TrialOutcome:
     """Reports the worker's OPENBLAS_NUM_THREADS as its accuracy (for the pool test)."""
     value = float(os.environ.get("OPENBLAS_NUM_THREADS", "-1"))
     return TrialOutcome(status="completed", final_val_acc=value, best_val_acc=value)
+
+
+def blas_runner(config: FakeConfig) -> TrialOutcome:
+    """A few gradient steps of least squares on random data (BLAS products whose bits can
+    depend on the thread count); reports the loss and, as ``steps``, the BLAS threads."""
+    rng = np.random.default_rng(int(-1000 * math.log10(config.lam)))
+    X, Y = rng.standard_normal((300, 3072)), rng.standard_normal((300, 10))
+    W = np.zeros((3072, 10))
+    for _ in range(5):
+        W -= 1e-4 * (X.T @ (X @ W - Y) + config.lam * W)
+    loss = float(np.mean((X @ W - Y) ** 2))
+    threads = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+    return TrialOutcome(status="completed", final_val_acc=-loss, steps=threads)
 
 
 LAMBDA_SPACE = Space([Dimension("lam", 1e-5, 1e-1, "log")])

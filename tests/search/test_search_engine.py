@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from search_fakes import (
     LAMBDA_SPACE,
     TWO_STAGES,
     FakeConfig,
+    blas_runner,
     fake_runner,
     thread_env_runner,
 )
 
-from handprop.errors import ConfigError, DataError
+from handprop.errors import ConfigError, DataError, HandpropError
 from handprop.search import (
     Dimension,
     Narrowing,
@@ -160,3 +163,45 @@ def test_local_pool_limits_worker_threads_and_restores_the_environment(tmp_path)
     )
     assert {r.outcome.final_val_acc for r in result.stages[0].records} == {1.0}
     assert {name: os.environ.get(name) for name in THREAD_VARIABLES} == before
+
+
+def test_inline_and_pool_trials_run_with_the_same_blas_threads_and_bits(tmp_path):
+    stages = (Stage("grid", 4),)
+    inline = run(tmp_path / "inline", runner=blas_runner, stages=stages, workers=0)
+    pool = run(tmp_path / "pool", runner=blas_runner, stages=stages, workers=2)
+    outcomes = [
+        [(r.values, r.outcome) for r in s.records] for s in (inline.stages[0], pool.stages[0])
+    ]
+    assert outcomes[0] == outcomes[1]
+    assert {o.steps for _, o in outcomes[0]} == {o.threads for _, o in outcomes[0]} == {1}
+    assert json.loads((tmp_path / "pool" / "search.json").read_text())["threads"] == 1
+
+
+def test_a_resume_with_another_thread_count_is_refused(tmp_path):
+    run(tmp_path, threads=1)
+    assert {r.outcome.threads for r in read_results(tmp_path / "results.jsonl").values()} == {1}
+    with pytest.raises(ConfigError, match="resume with --threads 1"):
+        run(tmp_path, threads=2)
+    with pytest.raises(ConfigError, match="threads = 0"):
+        run(tmp_path / "zero", threads=0)
+
+
+def failing_runner(config):
+    raise DataError("no data here")
+
+
+def test_a_stage_failing_for_one_reason_stops_the_search_and_is_rerun(tmp_path):
+    with pytest.raises(HandpropError, match="stage 1: all 6 trials failed with DataError: no data"):
+        run(tmp_path, runner=failing_runner)
+    assert read_results(tmp_path / "results.jsonl") == {}  # a re-run after the fix runs them
+    assert len(run(tmp_path).stages) == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "undone"), [({"MALLOC_TRIM_THRESHOLD_": "65536"}, "True"), ({}, "False")]
+)
+def test_a_dask_style_malloc_trim_threshold_is_undone_in_trial_processes(env, undone):
+    environ = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"} | env
+    code = "from handprop.search.executor import undo_malloc_trim as u; print(u())"
+    out = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True)
+    assert out.stdout.strip() == (undone if sys.platform.startswith("linux") else "False")

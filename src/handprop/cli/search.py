@@ -34,7 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         help="local worker processes (default: cores // threads; 0 runs trials in this process)",
     )
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads per worker (1)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS threads per trial, in every executor (1); a resume needs the same count",
+    )
     parser.add_argument(
         "--final",
         action="store_true",

@@ -19,9 +19,10 @@ from handprop.search.results import (
 from handprop.search.space import Dimension, Space, Stage, sample
 from handprop.search.spec import SearchSpec, load_search_spec, search_spec
 from handprop.search.stages import Narrowing, narrow
-from handprop.search.trial import configure, run_trial
+from handprop.search.trial import DataSource, TrainTrial, configure, run_trial
 
 __all__ = [
+    "DataSource",
     "Dimension",
     "InlineExecutor",
     "Narrowing",
@@ -30,6 +31,7 @@ __all__ = [
     "Space",
     "Stage",
     "StageResult",
+    "TrainTrial",
     "TrialOutcome",
     "TrialRecord",
     "configure",

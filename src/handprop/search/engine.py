@@ -2,7 +2,10 @@
 
 Trials run on any :class:`concurrent.futures.Executor`; each finished trial is appended to
 ``results.jsonl`` at once, so a re-run of the same search skips it. ``search.json`` holds
-the search's definition; a folder holding a different search is refused.
+the search's definition and BLAS thread count; a folder holding a different search, or run
+with another thread count (other bits), is refused. A stage whose every trial fails with
+the same error stops the search with that error, and its failures are not recorded, so a
+re-run after the fix runs them.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 import attrs
 import cattrs
 
-from handprop.atomic import read_json, write_json_atomic
+from handprop.atomic import read_json_object, write_json_atomic
 from handprop.errors import ConfigError, HandpropError
 from handprop.search.executor import open_executor
 from handprop.search.report import write_report
@@ -33,7 +36,14 @@ from handprop.search.results import (
 )
 from handprop.search.space import Space, Stage, Values, sample
 from handprop.search.stages import Narrowing, narrow
-from handprop.search.trial import Runner, check_fields, configure, execute, run_trial
+from handprop.search.trial import (
+    DataSource,
+    Runner,
+    TrainTrial,
+    check_fields,
+    configure,
+    execute,
+)
 
 DEFAULT_NARROWING = Narrowing()
 FinalRunner = Callable[[Any, Path], dict[str, Any]]
@@ -49,7 +59,7 @@ def search(
     narrowing: Narrowing = DEFAULT_NARROWING,
     metric: str = "final_val_acc",
     final: Mapping[str, Any] | None = None,
-    runner: Runner = run_trial,
+    runner: Runner | None = None,
     final_runner: FinalRunner | None = None,
     executor: Executor | None = None,
     workers: int | None = None,
@@ -62,7 +72,8 @@ def search(
     Stage 1 samples ``space``; each later stage samples the range ``narrowing`` derives from
     the previous stage's best trials by ``metric``. Trials run on ``executor`` (default:
     :func:`~handprop.search.executor.open_executor` with ``workers``, ``threads``,
-    ``scheduler``).
+    ``scheduler``), each with ``threads`` BLAS threads; ``runner`` defaults to training on
+    this process's data source (:class:`~handprop.search.trial.TrainTrial`).
     The best trial over all stages is chosen; with ``final`` (config overrides, e.g. the
     final split), it is retrained by ``final_runner`` (default: ``run_experiment`` into
     ``out_dir / "final"``). Tables, plot and ``chosen.json`` are written to ``out_dir``.
@@ -71,9 +82,12 @@ def search(
         raise ConfigError(f"metric = {metric!r}: must be one of {METRICS}")
     if not stages:
         raise ConfigError("stages: a search needs at least one stage")
+    if threads < 1:
+        raise ConfigError(f"threads = {threads}: must be >= 1")
     check_fields(base_config, space.names)
     out_dir = Path(out_dir)
-    _claim_folder(out_dir, base_config, space, stages, narrowing, metric)
+    _claim_folder(out_dir, base_config, space, stages, narrowing, metric, threads)
+    runner = runner if runner is not None else TrainTrial(DataSource.resolve())
     results_path = out_dir / "results.jsonl"
     records = read_results(results_path)
     say = log or (lambda line: None)
@@ -94,11 +108,20 @@ def search(
             points = sample(current, stage, number)
             say(f"stage {number}/{len(stages)}: {len(points)} trials, {_ranges(current)}")
             todo = [(i, v) for i, v in enumerate(points, 1) if trial_key(number, v) not in records]
-            for record in _run_trials(ex, runner, base_config, number, todo):
-                writer.append(record)
+            held: list[TrialRecord] = []  # failures that may all share one cause
+            for record in _run_trials(ex, runner, base_config, number, todo, threads):
                 records[record.key] = record
                 say(_trial_line(record, metric))
+                held.append(record)
+                if _common_error(held) is None:
+                    _append(writer, held)
             stage_records = tuple(records[trial_key(number, v)] for v in points)
+            error = _common_error(stage_records)
+            if error is not None:
+                raise HandpropError(
+                    f"stage {number}: all {len(stage_records)} trials failed with {error}"
+                )
+            _append(writer, held)
             summaries.append(StageResult(number, stage, current, stage_records))
     ranked = rank((r for s in summaries for r in s.records), metric)
     if not ranked:
@@ -115,14 +138,32 @@ def search(
 
 
 def _run_trials(
-    executor: Executor, runner: Runner, base_config: Any, stage: int, todo: list[tuple[int, Values]]
+    executor: Executor,
+    runner: Runner,
+    base_config: Any,
+    stage: int,
+    todo: list[tuple[int, Values]],
+    threads: int,
 ) -> Iterator[TrialRecord]:
     """Submit the ``(trial number, values)`` pairs; yield each record as its trial ends."""
-    futures = {executor.submit(execute, runner, base_config, v): (i, v) for i, v in todo}
+    futures = {executor.submit(execute, runner, base_config, v, threads): (i, v) for i, v in todo}
     for future in as_completed(futures):
         i, values = futures[future]
         outcome, wall_time = future.result()
         yield TrialRecord(trial_key(stage, values), stage, i, values, outcome, wall_time)
+
+
+def _append(writer: ResultsWriter, records: list[TrialRecord]) -> None:
+    """Append ``records`` to the results file and empty the list."""
+    for record in records:
+        writer.append(record)
+    records.clear()
+
+
+def _common_error(records: Sequence[TrialRecord]) -> str | None:
+    """The error every one of ``records`` failed with, if there are any and it is one."""
+    errors = {r.outcome.error if r.outcome.status == "error" else None for r in records}
+    return errors.pop() if len(errors) == 1 else None
 
 
 def run_final(config: Any, out_dir: Path) -> dict[str, Any]:
@@ -149,8 +190,10 @@ def _claim_folder(
     stages: Sequence[Stage],
     narrowing: Narrowing,
     metric: str,
+    threads: int,
 ) -> None:
-    """Write ``search.json``, or check that the folder's existing one is the same search."""
+    """Write ``search.json``, or check that the folder's existing one is the same search,
+    run with the same BLAS thread count."""
     definition = json.loads(
         json.dumps(
             cattrs.unstructure(
@@ -166,13 +209,20 @@ def _claim_folder(
     )
     path = out_dir / "search.json"
     if path.exists():
-        if read_json(path, "search definition") != definition:
+        stored = read_json_object(path, "search definition")
+        stored_threads = stored.pop("threads", threads)
+        if stored != definition:
             raise ConfigError(
                 f"{out_dir} holds a different search (see {path}); choose another --out folder"
             )
+        if stored_threads != threads:
+            raise ConfigError(
+                f"threads = {threads}: {out_dir} was searched with {stored_threads} BLAS threads "
+                f"per trial, which give other bits; resume with --threads {stored_threads}"
+            )
         return
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, definition, indent=2)
+    write_json_atomic(path, definition | {"threads": threads}, indent=2)
 
 
 def _values_text(values: Values) -> str:

@@ -3,17 +3,26 @@
 Every option is a :class:`concurrent.futures.Executor`. The local pool starts its workers
 with the ``spawn`` method while the BLAS/OpenMP/Numba thread-count variables are set to
 ``threads``, so each worker's libraries start with that many threads and
-``workers x threads <= cores``.
+``workers x threads <= cores``; each worker exits within a second of its parent's death.
+Every trial, in any executor, runs inside :func:`blas_threads` (threadpoolctl), so the
+thread count, and with it the bits of the results, does not depend on where it runs.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import Any
+
+from threadpoolctl import threadpool_limits
 
 from handprop.errors import ConfigError
 
@@ -59,16 +68,91 @@ def thread_limits(threads: int) -> Iterator[None]:
                 os.environ[name] = value
 
 
+class _Limits:
+    """This process's thread limit, shared by the trials running in its threads."""
+
+    lock = threading.Lock()
+    users = 0
+    threads = 0
+    limiter: threadpool_limits | None = None
+
+
+@contextmanager
+def blas_threads(threads: int) -> Iterator[None]:
+    """Limit BLAS and OpenMP to ``threads`` threads for the block (threadpoolctl).
+
+    The limit is process-wide: concurrent blocks (a Dask worker's threads) share it, the
+    first sets it and the last restores the previous one; a different count meanwhile is
+    a ConfigError.
+    """
+    with _Limits.lock:
+        if _Limits.users == 0:
+            _Limits.limiter, _Limits.threads = threadpool_limits(threads), threads
+        elif threads != _Limits.threads:
+            raise ConfigError(
+                f"threads = {threads}: this process runs trials with {_Limits.threads}"
+            )
+        _Limits.users += 1
+    try:
+        yield
+    finally:
+        with _Limits.lock:
+            _Limits.users -= 1
+            if _Limits.users == 0 and _Limits.limiter is not None:
+                _Limits.limiter.restore_original_limits()
+                _Limits.limiter = None
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
+
+
+@functools.cache
+def undo_malloc_trim() -> bool:
+    """Give this process glibc's usual heap for large temporaries again if it was started
+    with ``MALLOC_TRIM_THRESHOLD_`` (Dask's nanny sets 65536 in its workers).
+
+    A fixed trim threshold turns off glibc's adaptive mmap threshold, so every array of
+    128 KiB or more is mapped, page-faulted and unmapped again at each training step:
+    trials ran about twice as slowly on Dask workers as on the local pool. Sets the
+    thresholds glibc adapts to (mmap 32 MiB, trim 64 MiB); True if it did."""
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        return bool(
+            libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(M_TRIM_THRESHOLD, 64 << 20)
+        )
+    except (OSError, AttributeError):  # not glibc
+        return False
+
+
+def exit_with_parent(parent: int, interval: float = 0.2) -> None:
+    """Start a daemon thread that ends this process when its parent ``parent`` (a PID) is
+    gone: a worker whose search was killed must not live on, holding its data."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="handprop-parent-watch", daemon=True).start()
+
+
 @contextmanager
 def local_pool(workers: int | None = None, *, threads: int = 1) -> Iterator[ProcessPoolExecutor]:
     """A spawn-started process pool of ``workers`` (default: cores // threads) processes,
-    each limited to ``threads`` BLAS/OpenMP/Numba threads."""
+    each limited to ``threads`` BLAS/OpenMP/Numba threads and ending with this process."""
     if threads < 1:
         raise ConfigError(f"threads = {threads}: must be >= 1")
     workers = workers or max(1, available_cores() // threads)
     with (
         thread_limits(threads),
-        ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool,
+        ProcessPoolExecutor(
+            workers,
+            mp_context=get_context("spawn"),
+            initializer=exit_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool,
     ):
         try:
             yield pool

@@ -38,6 +38,7 @@ class TrialOutcome:
     steps: int = 0
     diverged_step: int | None = None
     error: str | None = None
+    threads: int | None = None  # BLAS/OpenMP threads the trial ran with
 
 
 @attrs.frozen

@@ -1,8 +1,10 @@
 """One trial: the base config with the searched values set, trained, reduced to an outcome.
 
 A trial runner is any picklable callable ``runner(config) -> TrialOutcome``;
-:func:`run_trial` trains with :func:`handprop.train.train`. :func:`execute` wraps a runner
-so that a raising trial becomes an ``"error"`` outcome instead of stopping the search.
+:class:`TrainTrial` trains with :func:`handprop.train.train` on the data of a
+:class:`DataSource` that the client resolved, so a worker anywhere reads the client's copy.
+:func:`execute` wraps a runner so that it runs with a fixed BLAS thread count and a raising
+trial becomes an ``"error"`` outcome instead of stopping the search.
 """
 
 from __future__ import annotations
@@ -10,12 +12,17 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
 import numpy as np
 
+from handprop.data import Cifar10, Splits, load_cifar10, normalized_splits
+from handprop.data.dataset import Scheme
+from handprop.data.source import KNOWN_HASH, URL, given
 from handprop.errors import ConfigError
+from handprop.search.executor import blas_threads, undo_malloc_trim
 from handprop.search.results import TrialOutcome
 
 C = TypeVar("C")
@@ -65,30 +72,80 @@ def _coerce(current: object, value: Any) -> Any:
     return value
 
 
-def execute(runner: Runner, base: object, values: Mapping[str, Any]) -> tuple[TrialOutcome, float]:
-    """Run ``runner`` on ``base`` with ``values`` set; errors become an ``"error"`` outcome.
+def execute(
+    runner: Runner, base: object, values: Mapping[str, Any], threads: int = 1
+) -> tuple[TrialOutcome, float]:
+    """Run ``runner`` on ``base`` with ``values`` set, with ``threads`` BLAS/OpenMP threads
+    (and the usual heap: :func:`~handprop.search.executor.undo_malloc_trim`); errors become an
+    ``"error"`` outcome. The outcome records ``threads``.
 
     Returns the outcome and the wall time in seconds.
     """
     start = time.perf_counter()
     try:
-        outcome = runner(configure(base, values))
+        undo_malloc_trim()
+        with blas_threads(threads):
+            outcome = runner(configure(base, values))
     except Exception as err:  # a failing trial is a result, not a reason to stop the search
         outcome = TrialOutcome(status="error", error=f"{type(err).__name__}: {err}")
-    return outcome, time.perf_counter() - start
+    return attrs.evolve(outcome, threads=threads), time.perf_counter() - start
 
 
-def run_trial(config: Any) -> TrialOutcome:
-    """Train ``config`` from its initial parameters on its data; report validation accuracy."""
-    from handprop.train import initial_params, load_data, train
+@attrs.frozen
+class DataSource:
+    """Where a trial's CIFAR-10 copy comes from: ``path`` (an archive or folder, absolute),
+    else the worker's cache or a download of ``url`` checked against ``known_hash``."""
 
-    result = train(initial_params(config), config, data=load_data(config))
-    val_acc = np.asarray(result.history.columns()["val_acc"], dtype=float)
-    finite = val_acc[np.isfinite(val_acc)]
-    return TrialOutcome(
-        status=result.status,
-        final_val_acc=float(val_acc[-1]) if val_acc.size else None,
-        best_val_acc=float(finite.max()) if finite.size else None,
-        steps=int(result.steps),
-        diverged_step=result.diverged_step,
+    path: str | None = None
+    url: str = URL
+    known_hash: str = KNOWN_HASH
+
+    @classmethod
+    def resolve(cls) -> DataSource:
+        """This process's source (``HANDPROP_DATA``, i.e. ``--data``), made absolute; the
+        default download when it names none."""
+        found = given(None)
+        return cls(str(Path(found.path).resolve()) if found else None)
+
+
+@functools.lru_cache(maxsize=1)
+def _cifar10(data: DataSource) -> Cifar10:
+    return load_cifar10(data.path, url=data.url, known_hash=data.known_hash, progress=False)
+
+
+@functools.lru_cache(maxsize=1)
+def prepared_splits(
+    data: DataSource, split: Scheme, n_val: int, n_train: int, dtype: str
+) -> Splits:
+    """The normalised splits of ``data``, loaded once per process and kept for the next
+    trial with the same source, split settings and dtype."""
+    return normalized_splits(
+        _cifar10(data), split, n_val=n_val, n_train=n_train or None, dtype=dtype
     )
+
+
+@attrs.frozen
+class TrainTrial:
+    """The trial runner that trains ``config`` from its initial parameters on ``data``
+    (default: this process's source) and reports validation accuracy."""
+
+    data: DataSource | None = None
+
+    def __call__(self, config: Any) -> TrialOutcome:
+        from handprop.train import initial_params, train
+
+        data = self.data or DataSource.resolve()
+        splits = prepared_splits(data, config.split, config.n_val, config.n_train, config.dtype)
+        result = train(initial_params(config), config, data=splits)
+        val_acc = np.asarray(result.history.columns()["val_acc"], dtype=float)
+        finite = val_acc[np.isfinite(val_acc)]
+        return TrialOutcome(
+            status=result.status,
+            final_val_acc=float(val_acc[-1]) if val_acc.size else None,
+            best_val_acc=float(finite.max()) if finite.size else None,
+            steps=int(result.steps),
+            diverged_step=result.diverged_step,
+        )
+
+
+run_trial = TrainTrial()
