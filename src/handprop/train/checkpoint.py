@@ -51,6 +51,11 @@ def _write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
         raise
 
 
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file, fsync and rename."""
+    _write_atomic(Path(path), lambda f: f.write(text.encode()))
+
+
 def save_checkpoint(directory: str | Path, checkpoint: Checkpoint) -> None:
     """Write ``checkpoint`` into ``directory`` atomically and drop older parameter files."""
     folder = Path(directory)

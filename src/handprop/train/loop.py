@@ -26,6 +26,7 @@ from handprop.kernels.dropout import dropout_mask
 from handprop.kernels.sgd import sgd_l2_update
 from handprop.nn.network import cross_entropy_and_gradients, evaluate
 from handprop.nn.params import Grads, Layer, Params
+from handprop.train import schedules
 from handprop.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from handprop.train.config import TrainConfig, config_to_dict
 from handprop.train.data import load_data
@@ -82,8 +83,12 @@ def gather_batch(
     return X[idx] if aug is None else gather_augment(X, idx, aug, fill)
 
 
-def make_step(config: TrainConfig, train: Dataset) -> Step:
+def make_step(
+    config: TrainConfig, train: Dataset, schedule: schedules.Schedule | None = None
+) -> Step:
     """The pure update ``step(state, t) -> state`` for ``config`` on ``train``.
+
+    The learning rate of step ``t`` is ``schedule(t)`` (default: the config's schedule).
 
     Step ``t`` uses row block ``t mod steps_per_epoch`` of the permutation of epoch
     ``t // steps_per_epoch`` (the identity with ``shuffle = false``); its augmentation
@@ -93,7 +98,7 @@ def make_step(config: TrainConfig, train: Dataset) -> Step:
     X, y = train.X, train.y
     n = len(y)
     batch, per_epoch = batch_layout(config, n)
-    schedule = config.make_schedule(n)
+    schedule = schedule or config.make_schedule(n)
     lam, seed, rate, fill = config.lam, config.seed, config.dropout, config.fill
     shuffle = config.shuffle
     augments = config.augments
