@@ -48,6 +48,10 @@ Probe = Callable[[Params, int], HistoryRow]
 
 #: Config keys that may change between a checkpoint and its resumption.
 RESUMABLE_CHANGES = frozenset({"checkpoint_every", "name"})
+#: Keys that may change if the checkpoint's step is still within the new run: a cyclical
+#: schedule's first cycles do not depend on ``n_cycles``, so a run extended to more cycles
+#: continues bit-identically (successive halving promotes trials this way).
+EXTENDABLE = frozenset({"n_cycles"})
 
 
 def batch_layout(config: TrainConfig, n_train: int) -> tuple[int, int]:
@@ -176,16 +180,17 @@ def _check_inputs(params: Params, config: TrainConfig, data: Splits) -> None:
 
 
 def _restore(
-    checkpoint_dir: Path, config: TrainConfig, params: Params
+    checkpoint_dir: Path, config: TrainConfig, params: Params, total: int
 ) -> tuple[TrainState, History, float] | None:
     ckpt = load_checkpoint(checkpoint_dir)
     if ckpt is None:
         return None
     current = config_to_dict(config)
+    free = RESUMABLE_CHANGES | (EXTENDABLE if ckpt.step <= total else frozenset())
     changed = sorted(
         k
         for k in current.keys() | ckpt.config.keys()
-        if k not in RESUMABLE_CHANGES and current.get(k) != ckpt.config.get(k)
+        if k not in free and current.get(k) != ckpt.config.get(k)
     )
     if changed:
         raise ConfigError(
@@ -211,7 +216,8 @@ def train(
     ``data`` defaults to :func:`load_data` of the config. With ``checkpoint_dir``, a
     checkpoint is written every ``config.checkpoint_every`` steps and on Ctrl-C
     (status ``"interrupted"``); ``resume=True`` continues from the checkpoint found
-    there and ends bit-identical to an uninterrupted run. A non-finite cost stops the
+    there and ends bit-identical to an uninterrupted run (also when ``n_cycles`` grew since
+    the checkpoint: the run is extended to the longer schedule). A non-finite cost stops the
     run with status ``"diverged"`` and the step where it happened.
     """
     data = load_data(config) if data is None else data
@@ -225,7 +231,7 @@ def train(
     folder = None if checkpoint_dir is None else Path(checkpoint_dir)
 
     state, history, earlier = TrainState(params), History(), 0.0
-    restored = _restore(folder, config, params) if resume and folder is not None else None
+    restored = _restore(folder, config, params, total) if resume and folder is not None else None
     if restored is not None:
         state, history, earlier = restored
     start = time.perf_counter()
