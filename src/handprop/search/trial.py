@@ -1,7 +1,8 @@
 """One trial: the base config with the searched values set, trained, reduced to an outcome.
 
-A trial runner is any picklable callable ``runner(config) -> TrialOutcome``;
-:func:`run_trial` trains with :func:`handprop.train.train`. :func:`execute` wraps a runner
+A trial runner is any picklable callable ``runner(config, **options) -> TrialOutcome``
+(successive halving passes ``checkpoint_dir``); :func:`run_trial` trains with
+:func:`handprop.train.train`. :func:`execute` wraps a runner
 so that a raising trial becomes an ``"error"`` outcome instead of stopping the search.
 """
 
@@ -18,7 +19,7 @@ from handprop.errors import ConfigError
 from handprop.search.results import TrialOutcome
 
 C = TypeVar("C")
-Runner = Callable[[Any], TrialOutcome]
+Runner = Callable[..., TrialOutcome]
 
 
 def configure(config: C, values: Mapping[str, Any]) -> C:
@@ -55,24 +56,41 @@ def _coerce(current: object, value: Any) -> Any:
     return value
 
 
-def execute(runner: Runner, base: object, values: Mapping[str, Any]) -> tuple[TrialOutcome, float]:
-    """Run ``runner`` on ``base`` with ``values`` set; errors become an ``"error"`` outcome.
+def execute(
+    runner: Runner, base: object, values: Mapping[str, Any], **options: Any
+) -> tuple[TrialOutcome, float]:
+    """Run ``runner`` on ``base`` with ``values`` set (and keyword ``options``); errors become
+    an ``"error"`` outcome.
 
     Returns the outcome and the wall time in seconds.
     """
     start = time.perf_counter()
     try:
-        outcome = runner(configure(base, values))
+        outcome = runner(configure(base, values), **options)
     except Exception as err:  # a failing trial is a result, not a reason to stop the search
         outcome = TrialOutcome(status="error", error=f"{type(err).__name__}: {err}")
     return outcome, time.perf_counter() - start
 
 
-def run_trial(config: Any) -> TrialOutcome:
-    """Train ``config`` from its initial parameters on its data; report validation accuracy."""
-    from handprop.train import initial_params, load_data, train
+def run_trial(config: Any, checkpoint_dir: str | None = None) -> TrialOutcome:
+    """Train ``config`` from its initial parameters on its data; report validation accuracy.
 
-    result = train(initial_params(config), config, data=load_data(config))
+    With ``checkpoint_dir``, training resumes from the checkpoint there (possibly a shorter
+    run of the same config) and a finished run leaves its checkpoint for a longer one.
+    """
+    from handprop.train import initial_params, load_data, train
+    from handprop.train.checkpoint import Checkpoint, save_checkpoint
+    from handprop.train.config import config_to_dict
+
+    params = initial_params(config)
+    result = train(
+        params, config, data=load_data(config), checkpoint_dir=checkpoint_dir, resume=True
+    )
+    if checkpoint_dir is not None and result.status == "completed":
+        state = Checkpoint(
+            result.params, result.steps, result.history, config_to_dict(config), result.wall_time
+        )
+        save_checkpoint(checkpoint_dir, state)
     val_acc = np.asarray(result.history.columns()["val_acc"], dtype=float)
     finite = val_acc[np.isfinite(val_acc)]
     return TrialOutcome(
