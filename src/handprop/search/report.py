@@ -76,7 +76,6 @@ def chosen_summary(result: SearchResult) -> dict[str, Any]:
         "scores": list(best.scores),
         "keys": [r.key for r in best.records],
         "training_steps": training_steps(r for s in result.stages for r in s.records),
-        "trial_wall_time": sum(r.wall_time for s in result.stages for r in s.records),
         "stages": [
             {
                 "stage": s.number,
