@@ -101,3 +101,13 @@ def test_bad_repeats_select_and_halving_factor_are_one_line_errors(tmp_path, tex
     with pytest.raises(ConfigError, match=message) as err:
         load_search_spec(write(tmp_path, text))
     assert "\n" not in str(err.value)
+
+
+def test_packaged_repeats_and_halving_searches():
+    repeats = load_search_spec("search_lambda_repeats")
+    assert repeats.repeats == 3 and repeats.select == "one_se"
+    assert repeats.stages == load_search_spec("search_lambda").stages
+    halving = load_search_spec("search_halving")
+    assert halving.space.names == ("lam", "eta_max", "hidden")
+    assert halving.stages == (Stage("halving", 27, seed=1, eta=3, min_cycles=1),)
+    assert halving.base_set["n_cycles"] == 3
