@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -156,11 +157,11 @@ def plot_lr_find(result: LrFindResult, path: Path) -> None:
     ax.axvspan(result.eta_min, result.eta_max, color="C2", alpha=0.15, label="suggested range")
     ax.axvline(result.best_eta, color="C3", ls="--", lw=0.8, label="lowest smoothed cost")
     finite = [v for v in result.smoothed if math.isfinite(v)]
-    ax.set_ylim(min(finite) * 0.9, min(max(finite), result.test.explode * min(finite)) * 1.1)
+    ax.set_ylim(min(finite) * 0.95, max(finite[: len(finite) // 2 + 1]) * 1.25)
     ax.set_xscale("log")
     ax.set_xlabel(r"learning rate $\eta$")
     ax.set_ylabel("training cost")
-    ax.set_title(result.test.rule, fontsize="small")
+    ax.set_title("\n".join(textwrap.wrap(result.test.rule, 70)), fontsize="small")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     save_figure(fig, path)
