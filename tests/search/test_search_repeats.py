@@ -111,3 +111,12 @@ def test_one_se_needs_a_dimension_with_a_regularisation_direction(tmp_path):
     space = Space([Dimension("eta_max", 1e-2, 1.0)])
     with pytest.raises(ConfigError, match="select = 'one_se' needs"):
         search(FakeConfig(), space, out_dir=tmp_path, select="one_se", runner=flat_runner)
+
+
+def test_a_folder_of_an_earlier_version_without_repeats_still_resumes(tmp_path):
+    run(tmp_path)
+    definition = json.loads((tmp_path / "search.json").read_text())
+    assert "repeats" not in definition and "eta" not in definition["stages"][0]
+    run(tmp_path)
+    with pytest.raises(ConfigError, match="different search"):
+        run(tmp_path, repeats=2)

@@ -248,7 +248,12 @@ def _claim_folder(
     repeats: int,
     select: str,
 ) -> None:
-    """Write ``search.json``, or check that the folder's existing one is the same search."""
+    """Write ``search.json``, or check that the folder's existing one is the same search.
+
+    Settings at their defaults that earlier versions did not have (``repeats = 1``,
+    ``select = "best_mean"``, halving factors of other stages) are left out, so folders
+    of those versions still resume."""
+    extra = {"repeats": repeats, "select": select}
     definition = json.loads(
         json.dumps(
             cattrs.unstructure(
@@ -258,12 +263,14 @@ def _claim_folder(
                     "stages": list(stages),
                     "narrowing": narrowing,
                     "metric": metric,
-                    "repeats": repeats,
-                    "select": select,
                 }
+                | {k: v for k, v in extra.items() if v != {"repeats": 1, "select": "best_mean"}[k]}
             )
         )
     )
+    for stage in definition["stages"]:
+        if stage["method"] != "halving":
+            del stage["eta"], stage["min_cycles"]
     path = out_dir / "search.json"
     if path.exists():
         if json.loads(path.read_text()) != definition:

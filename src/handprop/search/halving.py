@@ -5,7 +5,9 @@ cycles (rung 1); each later rung keeps the best ``1/eta`` of the previous rung's
 mean score and trains them for ``eta`` times as many cycles, up to the base config's
 ``n_cycles``. A promoted trial resumes from its checkpoint (a cyclical schedule's first
 cycles do not depend on ``n_cycles``), so no trial is retrained from zero and the last rung
-ends bit-identical to full-length runs.
+ends bit-identical to full-length runs. Checkpoints live in the search folder
+(``checkpoints/stage<k>/trial<i>-repeat<r>``), so on Dask the workers must see that folder
+(same machine or a shared file system).
 """
 
 from __future__ import annotations
