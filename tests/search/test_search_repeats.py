@@ -120,3 +120,17 @@ def test_a_folder_of_an_earlier_version_without_repeats_still_resumes(tmp_path):
     run(tmp_path)
     with pytest.raises(ConfigError, match="different search"):
         run(tmp_path, repeats=2)
+
+
+def test_one_se_pools_the_variance_over_all_points():
+    from handprop.search.points import Point, choose, pooled_se
+
+    def point(trial, lam, scores):
+        return Point(1, 0, trial, {"lam": lam}, (), tuple(scores))
+
+    # the best point's own three scores happen to agree (its own SE is 0); pooled: 0.0094
+    points = [point(1, 1e-4, [0.52, 0.52, 0.52]), point(2, 1e-3, [0.495, 0.515, 0.535]),
+              point(3, 1e-2, [0.48, 0.50, 0.52])]  # fmt: skip
+    assert pooled_se(points, 3) == pytest.approx(math.sqrt((2 * 8e-4) / 6 / 3))
+    assert choose(points, "one_se", THREE).values == {"lam": 1e-3}
+    assert pooled_se(points[:1], 3) == 0.0

@@ -8,7 +8,9 @@ Selection rules (``select``):
 
 - ``"best_mean"``: the point with the highest mean;
 - ``"one_se"``: the one-standard-error rule: of the points whose mean is within one
-  standard error (the best point's) of the best mean, the most regularised one. Only
+  standard error of the best mean, the most regularised one. The standard error is that
+  of a mean of the best point's repeats with the variance pooled over all points
+  (:func:`pooled_se`): three repeats alone give a very noisy variance. Only
   dimensions with a known direction count (:data:`REGULARISING`: larger ``lam``,
   ``dropout`` regularise more, smaller ``hidden`` does), compared in the space's order;
   a space without any such dimension is refused.
@@ -84,6 +86,16 @@ def check_select(select: str, space: Space) -> None:
         )
 
 
+def pooled_se(points: Sequence[Point], n: int) -> float:
+    """Standard error of a mean of ``n`` repeats, the variance pooled over ``points``
+    (0 if no point has two scored repeats)."""
+    dof = sum(len(p.scores) - 1 for p in points if len(p.scores) > 1)
+    if dof == 0:
+        return 0.0
+    squares = sum(float(np.var(p.scores) * len(p.scores)) for p in points if len(p.scores) > 1)
+    return math.sqrt(squares / dof / n)
+
+
 def choose(points: Sequence[Point], select: str, space: Space) -> Point | None:
     """The point ``select`` picks among ``points`` (``None`` if none has a score)."""
     ranked = rank_points(points)
@@ -92,7 +104,7 @@ def choose(points: Sequence[Point], select: str, space: Space) -> Point | None:
     best = ranked[0]
     if select == "best_mean":
         return best
-    floor = (best.mean or 0.0) - (best.se or 0.0)
+    floor = (best.mean or 0.0) - pooled_se(ranked, len(best.scores))
     within = [p for p in ranked if (p.mean or 0.0) >= floor]
     names = [n for n in space.names if n in REGULARISING]
     return max(within, key=lambda p: tuple(REGULARISING[n] * p.values[n] for n in names))
