@@ -19,6 +19,8 @@ class FakeConfig:
     lam: float = 0.0
     eta_max: float = 0.1
     hidden: tuple[int, ...] = (50,)
+    dropout: float = 0.0
+    n_cycles: int = 9
     seed: int = 0
     delay: float = 0.0
     log: str = ""
@@ -44,6 +46,46 @@ def fake_runner(config: FakeConfig) -> TrialOutcome:
     return TrialOutcome(status="completed", final_val_acc=acc, best_val_acc=acc + 0.001, steps=10)
 
 
+def seed_noise(seed: int) -> float:
+    """A deterministic per-seed offset in [-0.01, 0.01] (seed 0: 0)."""
+    return 0.0 if seed == 0 else ((seed % 2001) - 1000) / 100_000
+
+
+def noisy_runner(config: FakeConfig) -> TrialOutcome:
+    """The bump of :func:`accuracy` plus a per-seed offset (repeats differ)."""
+    acc = accuracy(config.lam) + seed_noise(config.seed)
+    return TrialOutcome(status="completed", final_val_acc=acc, best_val_acc=acc, steps=10)
+
+
+def halving_accuracy(config: FakeConfig) -> float:
+    """Peaks at lam = 1e-3, eta_max = 0.1, dropout = 0.2; grows with width and cycles."""
+    return (
+        accuracy(config.lam)
+        - 0.05 * math.log10(config.eta_max / 0.1) ** 2
+        - 0.1 * (config.dropout - 0.2) ** 2
+        + 0.001 * config.hidden[0] / 100
+        + 0.01 * math.log(config.n_cycles)
+    )
+
+
+def halving_runner(config: FakeConfig, checkpoint_dir: str | None = None) -> TrialOutcome:
+    """Trains from the cycle its checkpoint file records up to ``n_cycles`` (10 steps per
+    cycle, ``delay`` seconds per cycle); logs ``"<dir> <from> <to>"`` per execution."""
+    assert checkpoint_dir is not None
+    state = Path(checkpoint_dir) / "cycles"
+    done = int(state.read_text()) if state.exists() else 0
+    assert done <= config.n_cycles
+    time.sleep(config.delay * (config.n_cycles - done))
+    if config.log:
+        with open(config.log, "a") as f:
+            f.write(f"{checkpoint_dir} {done} {config.n_cycles}\n")
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(str(config.n_cycles))
+    acc = halving_accuracy(config)
+    steps = 10 * config.n_cycles
+    return TrialOutcome(status="completed", final_val_acc=acc, best_val_acc=acc, steps=steps)
+
+
 def thread_env_runner(config: FakeConfig) -> TrialOutcome:
     """Reports the worker's OPENBLAS_NUM_THREADS as its accuracy (for the pool test)."""
     value = float(os.environ.get("OPENBLAS_NUM_THREADS", "-1"))
@@ -65,6 +107,29 @@ def blas_runner(config: FakeConfig) -> TrialOutcome:
 
 LAMBDA_SPACE = Space([Dimension("lam", 1e-5, 1e-1, "log")])
 TWO_STAGES = (Stage("grid", 6), Stage("random", 6, seed=3))
+
+
+HALVING_SPACE = Space(
+    [
+        Dimension("lam", 1e-5, 1e-1, "log"),
+        Dimension("eta_max", 1e-2, 1.0, "log"),
+        Dimension("hidden", 20, 200, "log", integer=True),
+        Dimension("dropout", 0.0, 0.5, "linear"),
+    ]
+)
+HALVING = (Stage("halving", 27, seed=5, eta=3, min_cycles=1),)
+
+
+def run_halving(out: Path, log: Path, delay: float, workers: int) -> None:
+    """The halving search the kill test interrupts (also its subprocess entry point)."""
+    search(
+        FakeConfig(delay=delay, log=str(log)),
+        HALVING_SPACE,
+        out_dir=out,
+        stages=HALVING,
+        runner=halving_runner,
+        workers=workers,
+    )
 
 
 def run_two_stage(out: Path, log: Path, delay: float, workers: int) -> None:

@@ -69,3 +69,38 @@ def test_search_with_final_retrain_and_augmentation_comparison(cifar10, tmp_path
     assert "without augmentation: lam = " in text and "with augmentation: lam = " in text
     assert (compare / "search" / "chosen.json").exists()
     assert (compare / "augmented" / "chosen.json").exists()
+
+
+TINY_HALVING = """
+[base]
+config = "tiny.toml"
+set = { n_cycles = 3 }
+[[dimensions]]
+name = "lam"
+low = 1e-4
+high = 1e-1
+[[dimensions]]
+name = "dropout"
+low = 0.0
+high = 0.5
+scale = "linear"
+[[stages]]
+method = "halving"
+n = 3
+eta = 3
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_halving_search_on_real_data_resumes_promoted_trials(cifar10, tmp_path, capsys):
+    (tmp_path / "tiny.toml").write_text(TINY_BASE)
+    (tmp_path / "halving.toml").write_text(TINY_HALVING)
+    out = tmp_path / "out"
+    args = ["search", "--config", str(tmp_path / "halving.toml"), "--workers", "0"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert "chosen by best_mean over 1 repeat(s)" in capsys.readouterr().out
+    chosen = json.loads((out / "chosen.json").read_text())
+    assert [r["points"] for r in chosen["stages"][0]["rungs"]] == [3, 1]
+    assert chosen["training_steps"] == 3 * 10 + 1 * 20  # promoted trial resumed at step 10
+    assert len(list((out / "checkpoints" / "stage1").iterdir())) == 3

@@ -48,3 +48,24 @@ def test_an_unreachable_scheduler_is_a_config_error(tmp_path):
     ):
         search(FakeConfig(), LAMBDA_SPACE, out_dir=tmp_path, runner=fake_runner,
                scheduler="tcp://127.0.0.1:9")  # fmt: skip
+
+
+def test_halving_search_on_a_dask_cluster_matches_the_local_search(scheduler_address, tmp_path):
+    from search_fakes import HALVING, HALVING_SPACE, halving_runner
+
+    results = {
+        where: search(
+            FakeConfig(),
+            HALVING_SPACE,
+            out_dir=tmp_path / where,
+            stages=HALVING,
+            runner=halving_runner,
+            **options,
+        )
+        for where, options in (
+            ("dask", {"scheduler": scheduler_address}),
+            ("local", {"workers": 0}),
+        )
+    }
+    assert results["dask"].chosen == results["local"].chosen
+    assert len(read_results(tmp_path / "dask" / "results.jsonl")) == 27 + 9 + 3

@@ -78,3 +78,36 @@ def test_missing_config_is_a_config_error(tmp_path):
         load_search_spec(tmp_path / "absent.toml")
     with pytest.raises(ConfigError, match="not a packaged config"):
         load_search_spec("no_such_search")
+
+
+def test_repeats_select_and_halving_stages_are_read(tmp_path):
+    text = "repeats = 3\nselect = 'one_se'\n" + MINIMAL
+    text += "[[stages]]\nmethod = 'halving'\nn = 27\neta = 3\nmin_cycles = 1\n"
+    spec = load_search_spec(write(tmp_path, text))
+    assert spec.repeats == 3 and spec.select == "one_se"
+    assert spec.stages == (Stage("halving", 27, eta=3, min_cycles=1),)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("repeats = 0\n" + MINIMAL, "repeats = 0: must be an integer >= 1"),
+        ("select = 'best'\n" + MINIMAL, "select = 'best'"),
+        (MINIMAL + "[[stages]]\nmethod = 'halving'\neta = 1\n", "Stage.eta = 1"),
+        (MINIMAL + "[[stages]]\nmethod = 'halving'\nmin_cycles = 0\n", "Stage.min_cycles = 0"),
+    ],
+)
+def test_bad_repeats_select_and_halving_factor_are_one_line_errors(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        load_search_spec(write(tmp_path, text))
+    assert "\n" not in str(err.value)
+
+
+def test_packaged_repeats_and_halving_searches():
+    repeats = load_search_spec("search_lambda_repeats")
+    assert repeats.repeats == 3 and repeats.select == "one_se"
+    assert repeats.stages == load_search_spec("search_lambda").stages
+    halving = load_search_spec("search_halving")
+    assert halving.space.names == ("lam", "eta_max", "hidden")
+    assert halving.stages == (Stage("halving", 27, seed=1, eta=3, min_cycles=1),)
+    assert halving.base_set["n_cycles"] == 3

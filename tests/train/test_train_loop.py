@@ -191,6 +191,24 @@ def test_a_checkpoint_with_a_flat_config_resumes(splits32, tmp_path):
     assert params_equal(resumed.params, whole.params)
 
 
+def test_resume_extends_to_more_cycles_bit_identically(splits32, tmp_path):
+    """Successive halving promotes a trial by resuming its checkpoint with more cycles."""
+    longer = NOISY.with_overrides(["n_cycles=3", "eval_every=3", "checkpoint_every=6"])
+    full = run(longer, splits32)
+    short = run(longer.with_overrides(["n_cycles=1"]), splits32, checkpoint_dir=tmp_path)
+    assert short.steps == 6 and load_checkpoint(tmp_path).step == 6
+    extended = run(longer, splits32, checkpoint_dir=tmp_path, resume=True)
+    assert extended.status == "completed"
+    assert same_result(extended, full)
+
+
+def test_resume_refuses_fewer_cycles_than_the_checkpoint_ran(splits32, tmp_path):
+    config = NOISY.with_overrides(["n_cycles=2", "checkpoint_every=12"])
+    run(config, splits32, checkpoint_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"config differs in schedule\.n_cycles"):
+        run(config.with_overrides(["n_cycles=1"]), splits32, checkpoint_dir=tmp_path, resume=True)
+
+
 def test_shuffle_false_visits_batches_in_file_order(splits32, monkeypatch):
     seen: list[np.ndarray] = []
     real = loop_module.cross_entropy_and_gradients

@@ -61,7 +61,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.compare_augmentation:
         result = _search(args, args.config, args.out)
-        print(f"chosen {result.chosen}; results in {result.out_dir}")
+        best = result.best
+        se = "" if best.se is None else f" ± {best.se:.4f}"
+        print(
+            f"chosen by {result.select} over {result.repeats} repeat(s): {result.chosen} "
+            f"({result.metric} mean {best.mean:.4f}{se}); results in {result.out_dir}"
+        )
         return 0
     root = args.out or Path("runs") / "search" / "compare_augmentation"
     results = {

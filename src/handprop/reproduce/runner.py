@@ -119,7 +119,7 @@ def run_search(experiment: Experiment, folder: Path, suite: str, progress: bool)
         "status": "completed",
         "chosen": result.chosen,
         "metric": result.metric,
-        "score": result.best.score(result.metric),
+        "score": result.best.mean,
         "trials": sum(len(s.records) for s in result.stages),
         "final_test_acc": (result.final or {}).get("test_acc"),
         "wall_time": time.perf_counter() - start,

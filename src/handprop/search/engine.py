@@ -1,5 +1,7 @@
 """The coarse-to-fine search loop: sample a stage, run its missing trials, narrow, repeat.
 
+A stage is a grid or random sample, or successive halving; every point runs ``repeats``
+times with different seeds and is judged by its mean.
 Trials run on any :class:`concurrent.futures.Executor`; each finished trial is appended to
 ``results.jsonl`` at once, so a re-run of the same search skips it. ``search.json`` holds
 the search's definition and BLAS thread count; a folder holding a different search, or run
@@ -11,7 +13,7 @@ re-run after the fix runs them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, as_completed
 from contextlib import nullcontext
 from pathlib import Path
@@ -19,10 +21,13 @@ from typing import Any
 
 import attrs
 import cattrs
+import numpy as np
 
 from handprop.atomic import read_json_object, write_json_atomic
 from handprop.errors import ConfigError, HandpropError
 from handprop.search.executor import open_executor
+from handprop.search.halving import promote, rungs
+from handprop.search.points import Point, check_select, choose, group, rank_points
 from handprop.search.report import write_report
 from handprop.search.results import (
     METRICS,
@@ -30,7 +35,6 @@ from handprop.search.results import (
     SearchResult,
     StageResult,
     TrialRecord,
-    rank,
     read_results,
     trial_key,
 )
@@ -43,6 +47,7 @@ from handprop.search.trial import (
     check_fields,
     configure,
     execute,
+    setting,
 )
 
 DEFAULT_NARROWING = Narrowing()
@@ -58,6 +63,8 @@ def search(
     stages: Sequence[Stage] = (Stage(),),
     narrowing: Narrowing = DEFAULT_NARROWING,
     metric: str = "final_val_acc",
+    repeats: int = 1,
+    select: str = "best_mean",
     final: Mapping[str, Any] | None = None,
     runner: Runner | None = None,
     final_runner: FinalRunner | None = None,
@@ -69,14 +76,18 @@ def search(
 ) -> SearchResult:
     """Search ``space`` around ``base_config`` (an attrs config record) stage by stage.
 
-    Stage 1 samples ``space``; each later stage samples the range ``narrowing`` derives from
-    the previous stage's best trials by ``metric``. Trials run on ``executor`` (default:
-    :func:`~handprop.search.executor.open_executor` with ``workers``, ``threads``,
+    Every point is trained ``repeats`` times (repeat ``r`` with seed :func:`repeat_seed`)
+    and scored by the mean of ``metric``. Stage 1 samples ``space``; each later stage
+    samples the range ``narrowing`` derives from the previous stage's best points by mean.
+    A ``"halving"`` stage runs successive halving (:mod:`handprop.search.halving`), its
+    trials checkpointed under ``out_dir / "checkpoints"``. Trials run on ``executor``
+    (default: :func:`~handprop.search.executor.open_executor` with ``workers``, ``threads``,
     ``scheduler``), each with ``threads`` BLAS threads; ``runner`` defaults to training on
-    this process's data source (:class:`~handprop.search.trial.TrainTrial`).
-    The best trial over all stages is chosen; with ``final`` (config overrides, e.g. the
-    final split), it is retrained by ``final_runner`` (default: ``run_experiment`` into
-    ``out_dir / "final"``). Tables, plot and ``chosen.json`` are written to ``out_dir``.
+    this process's data source (:class:`~handprop.search.trial.TrainTrial`). The point
+    ``select`` picks (:mod:`handprop.search.points`) over all stages is chosen; with
+    ``final`` (config overrides, e.g. the final split), it is retrained by ``final_runner``
+    (default: ``run_experiment`` into ``out_dir / "final"``). Tables, plot and
+    ``chosen.json`` are written to ``out_dir``.
     """
     if metric not in METRICS:
         raise ConfigError(f"metric = {metric!r}: must be one of {METRICS}")
@@ -84,9 +95,19 @@ def search(
         raise ConfigError("stages: a search needs at least one stage")
     if threads < 1:
         raise ConfigError(f"threads = {threads}: must be >= 1")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ConfigError(f"repeats = {repeats!r}: must be an integer >= 1")
+    check_select(select, space)
     check_fields(base_config, space.names)
+    if repeats > 1:
+        check_fields(base_config, ["seed"])
+    plans = {
+        number: rungs(stage, setting(base_config, "n_cycles"))
+        for number, stage in enumerate(stages, start=1)
+        if stage.method == "halving"
+    }
     out_dir = Path(out_dir)
-    _claim_folder(out_dir, base_config, space, stages, narrowing, metric, threads)
+    _claim_folder(out_dir, base_config, space, stages, narrowing, metric, repeats, select, threads)
     runner = runner if runner is not None else TrainTrial(DataSource.resolve())
     results_path = out_dir / "results.jsonl"
     records = read_results(results_path)
@@ -100,36 +121,27 @@ def search(
     )
     summaries: list[StageResult] = []
     with ResultsWriter(results_path) as writer, pool as ex:
+        trials = _Trials(ex, runner, base_config, repeats, metric, records, writer, say, threads)
         current = space
         for number, stage in enumerate(stages, start=1):
             if summaries:
-                best = rank(summaries[-1].records, metric)
-                current = narrow(current, [r.values for r in best], narrowing, space)
+                best = rank_points(final_points(summaries[-1], metric))
+                current = narrow(current, [p.values for p in best], narrowing, space)
             points = sample(current, stage, number)
-            say(f"stage {number}/{len(stages)}: {len(points)} trials, {_ranges(current)}")
-            todo = [(i, v) for i, v in enumerate(points, 1) if trial_key(number, v) not in records]
-            held: list[TrialRecord] = []  # failures that may all share one cause
-            for record in _run_trials(ex, runner, base_config, number, todo, threads):
-                records[record.key] = record
-                say(_trial_line(record, metric))
-                held.append(record)
-                if _common_error(held) is None:
-                    _append(writer, held)
-            stage_records = tuple(records[trial_key(number, v)] for v in points)
-            error = _common_error(stage_records)
-            if error is not None:
-                raise HandpropError(
-                    f"stage {number}: all {len(stage_records)} trials failed with {error}"
-                )
-            _append(writer, held)
-            summaries.append(StageResult(number, stage, current, stage_records))
-    ranked = rank((r for s in summaries for r in s.records), metric)
-    if not ranked:
+            say(f"stage {number}/{len(stages)}: {len(points)} points, {_ranges(current)}")
+            numbered = list(enumerate(points, start=1))
+            if number in plans:
+                stage_records = _halving(trials, number, numbered, plans[number], out_dir)
+            else:
+                stage_records = trials.run(number, numbered)
+            summaries.append(StageResult(number, stage, current, tuple(stage_records)))
+    chosen = choose([p for s in summaries for p in final_points(s, metric)], select, space)
+    if chosen is None:
         raise HandpropError(f"no trial completed; see {results_path}")
-    result = SearchResult(out_dir, metric, tuple(summaries), ranked[0])
-    say(f"chosen: {_values_text(result.chosen)} ({metric} {ranked[0].score(metric):.4f})")
+    result = SearchResult(out_dir, metric, tuple(summaries), chosen, None, select, repeats)
+    say(f"chosen ({select}): {_values_text(chosen.values)} ({metric} {_mean_text(chosen)})")
     if final is not None:
-        final_config = configure(configure(base_config, result.chosen), final)
+        final_config = configure(configure(base_config, chosen.values), final)
         final_metrics = (final_runner or run_final)(final_config, out_dir / "final")
         result = attrs.evolve(result, final=final_metrics)
         say(f"final retrain: {result.final}")
@@ -137,33 +149,114 @@ def search(
     return result
 
 
-def _run_trials(
-    executor: Executor,
-    runner: Runner,
-    base_config: Any,
-    stage: int,
-    todo: list[tuple[int, Values]],
-    threads: int,
-) -> Iterator[TrialRecord]:
-    """Submit the ``(trial number, values)`` pairs; yield each record as its trial ends."""
-    futures = {executor.submit(execute, runner, base_config, v, threads): (i, v) for i, v in todo}
-    for future in as_completed(futures):
-        i, values = futures[future]
-        outcome, wall_time = future.result()
-        yield TrialRecord(trial_key(stage, values), stage, i, values, outcome, wall_time)
+def repeat_seed(seed: int, repeat: int) -> int:
+    """Seed of repeat ``repeat``: ``seed`` itself for repeat 0, else derived from both."""
+    if repeat == 0:
+        return seed
+    state = np.random.SeedSequence([seed, repeat]).generate_state(1, np.uint64)[0]
+    return int(state >> np.uint64(1))
 
 
-def _append(writer: ResultsWriter, records: list[TrialRecord]) -> None:
-    """Append ``records`` to the results file and empty the list."""
-    for record in records:
-        writer.append(record)
-    records.clear()
+def final_points(stage: StageResult, metric: str) -> list[Point]:
+    """The stage's points trained on the full budget (a halving stage's last rung)."""
+    points = group(stage.records, metric)
+    last = max((p.rung for p in points), default=0)
+    return [p for p in points if p.rung == last]
+
+
+@attrs.define
+class _Trials:
+    """Runs (trial number, values) pairs x repeats, skipping recorded trials, recording
+    each finished one at once."""
+
+    executor: Executor
+    runner: Runner
+    base_config: Any
+    repeats: int
+    metric: str
+    records: dict[str, TrialRecord]
+    writer: ResultsWriter
+    say: Log
+    threads: int
+
+    def run(
+        self,
+        stage: int,
+        numbered: Sequence[tuple[int, Values]],
+        rung: int = 0,
+        cycles: int = 0,
+        checkpoints: Path | None = None,
+    ) -> list[TrialRecord]:
+        """The records of every pair and repeat, in order; missing ones are run first."""
+        base_seed = setting(self.base_config, "seed")
+        keys = [
+            (i, v, r, trial_key(stage, v, r, rung))
+            for i, v in numbered
+            for r in range(self.repeats)
+        ]
+        futures = {}
+        for i, values, r, key in keys:
+            if key in self.records:
+                continue
+            settings = dict(values)
+            if r:
+                settings["seed"] = repeat_seed(base_seed, r)
+            if cycles:
+                settings["n_cycles"] = cycles
+            options = {}
+            if checkpoints is not None:
+                options["checkpoint_dir"] = str(checkpoints / f"trial{i:03d}-repeat{r}")
+            future = self.executor.submit(
+                execute, self.runner, self.base_config, settings, self.threads, **options
+            )
+            futures[future] = (i, values, r, key)
+        held: list[TrialRecord] = []  # failures that may all share one cause
+        for future in as_completed(futures):
+            i, values, r, key = futures[future]
+            outcome, wall_time = future.result()
+            record = TrialRecord(key, stage, i, values, outcome, wall_time, r, rung, cycles)
+            self.records[key] = record
+            self.say(_trial_line(record, self.metric))
+            held.append(record)
+            if _common_error(held) is None:
+                self._append(held)
+        records = [self.records[key] for *_, key in keys]
+        error = _common_error(records)
+        if error is not None:
+            raise HandpropError(f"stage {stage}: all {len(records)} trials failed with {error}")
+        self._append(held)
+        return records
+
+    def _append(self, records: list[TrialRecord]) -> None:
+        """Append ``records`` to the results file and empty the list."""
+        for record in records:
+            self.writer.append(record)
+        records.clear()
 
 
 def _common_error(records: Sequence[TrialRecord]) -> str | None:
     """The error every one of ``records`` failed with, if there are any and it is one."""
     errors = {r.outcome.error if r.outcome.status == "error" else None for r in records}
     return errors.pop() if len(errors) == 1 else None
+
+
+def _halving(
+    trials: _Trials,
+    number: int,
+    numbered: list[tuple[int, Values]],
+    plan: list[tuple[int, int]],
+    out_dir: Path,
+) -> list[TrialRecord]:
+    """Successive halving over ``numbered`` by ``plan``; the records of every rung."""
+    checkpoints = out_dir / "checkpoints" / f"stage{number}"
+    alive, done = numbered, list[list[TrialRecord]]()
+    for rung, (cycles, keep) in enumerate(plan, start=1):
+        if rung > 1:
+            kept = set(promote(group(done[-1], trials.metric), keep))
+            alive = [(i, v) for i, v in alive if i in kept]
+        trials.say(f"  rung {rung}/{len(plan)}: {len(alive)} points x {cycles} cycles")
+        done.append(trials.run(number, alive, rung, cycles, checkpoints))
+    return [r for rung_records in done for r in rung_records]
 
 
 def run_final(config: Any, out_dir: Path) -> dict[str, Any]:
@@ -190,10 +283,17 @@ def _claim_folder(
     stages: Sequence[Stage],
     narrowing: Narrowing,
     metric: str,
+    repeats: int,
+    select: str,
     threads: int,
 ) -> None:
     """Write ``search.json``, or check that the folder's existing one is the same search,
-    run with the same BLAS thread count."""
+    run with the same BLAS thread count.
+
+    Settings at their defaults that earlier versions did not have (``repeats = 1``,
+    ``select = "best_mean"``, halving factors of other stages) are left out, so folders
+    of those versions still resume."""
+    extra = {"repeats": repeats, "select": select}
     definition = json.loads(
         json.dumps(
             cattrs.unstructure(
@@ -204,9 +304,13 @@ def _claim_folder(
                     "narrowing": narrowing,
                     "metric": metric,
                 }
+                | {k: v for k, v in extra.items() if v != {"repeats": 1, "select": "best_mean"}[k]}
             )
         )
     )
+    for stage in definition["stages"]:
+        if stage["method"] != "halving":
+            del stage["eta"], stage["min_cycles"]
     path = out_dir / "search.json"
     if path.exists():
         stored = read_json_object(path, "search definition")
@@ -233,12 +337,19 @@ def _ranges(space: Space) -> str:
     return ", ".join(f"{d.name} in [{d.low:.3g}, {d.high:.3g}]" for d in space.dimensions)
 
 
+def _mean_text(point: Point) -> str:
+    se = "" if point.se is None else f" ± {point.se:.4f}"
+    return f"mean {point.mean:.4f}{se} over {len(point.scores)} of {len(point.records)} repeats"
+
+
 def _trial_line(record: TrialRecord, metric: str) -> str:
     score = record.score(metric)
     result = f"{metric} {score:.4f}" if score is not None else record.outcome.status
     if record.outcome.error:
         result += f": {record.outcome.error}"
+    where = f"stage {record.stage}" + (f" rung {record.rung}" if record.rung else "")
+    repeat = f" repeat {record.repeat}" if record.repeat else ""
     return (
-        f"  stage {record.stage} trial {record.trial}: {_values_text(record.values)} "
+        f"  {where} trial {record.trial}{repeat}: {_values_text(record.values)} "
         f"-> {result} ({record.wall_time:.1f} s)"
     )

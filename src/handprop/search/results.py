@@ -1,8 +1,9 @@
 """The results file: one JSON line per finished trial, durable the moment the trial ends.
 
-Records are keyed by :func:`trial_key` (stage and searched values), so re-running a search
-skips the trials already in the file. A line torn by a kill in mid-write is dropped when
-the file is reopened; any other unreadable line is a :class:`~handprop.errors.DataError`.
+Records are keyed by :func:`trial_key` (stage, searched values, repeat and halving rung),
+so re-running a search skips the trials already in the file. A line torn by a kill in
+mid-write is dropped when the file is reopened; any other unreadable line is a
+:class:`~handprop.errors.DataError`.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 import cattrs
 
 from handprop.errors import DataError
 from handprop.search.space import Space, Stage, Values
+
+if TYPE_CHECKING:
+    from handprop.search.points import Point
 
 STATUSES: tuple[str, ...] = ("completed", "diverged", "interrupted", "error")
 METRICS: tuple[str, ...] = ("final_val_acc", "best_val_acc")
@@ -44,7 +48,9 @@ class TrialOutcome:
 @attrs.frozen
 class TrialRecord:
     """One finished trial: trial number ``trial`` of stage ``stage`` (both from 1), its
-    searched ``values``, outcome and wall time in seconds."""
+    searched ``values``, outcome and wall time in seconds; ``repeat`` (from 0) is the seed
+    repeat, ``rung`` (from 1) the successive-halving rung and ``cycles`` its budget
+    (0 outside successive halving)."""
 
     key: str
     stage: int
@@ -52,6 +58,9 @@ class TrialRecord:
     values: Values
     outcome: TrialOutcome
     wall_time: float
+    repeat: int = 0
+    rung: int = 0
+    cycles: int = 0
 
     def score(self, metric: str) -> float | None:
         """The ranking metric, or ``None`` if the trial did not complete with a finite one."""
@@ -61,9 +70,12 @@ class TrialRecord:
         return value
 
 
-def trial_key(stage: int, values: Values) -> str:
-    """Stable identity of a trial of stage ``stage``: ``"stage=1 lam=0.001"`` (exact reprs)."""
-    return " ".join([f"stage={stage}", *(f"{k}={values[k]!r}" for k in sorted(values))])
+def trial_key(stage: int, values: Values, repeat: int = 0, rung: int = 0) -> str:
+    """Stable identity of a trial: ``"stage=1 lam=0.001"`` (exact reprs), then
+    ``" rung=2"`` and ``" repeat=1"`` when not 0."""
+    parts = [f"stage={stage}", *(f"{k}={values[k]!r}" for k in sorted(values))]
+    parts += [f"{name}={n}" for name, n in (("rung", rung), ("repeat", repeat)) if n]
+    return " ".join(parts)
 
 
 def rank(records: Iterable[TrialRecord], metric: str) -> list[TrialRecord]:
@@ -133,14 +145,16 @@ class StageResult:
 
 @attrs.frozen
 class SearchResult:
-    """A finished search: its stages, the best trial over all stages by ``metric``, and the
-    final retrain's metrics (``None`` without one)."""
+    """A finished search: its stages, the point chosen over all stages by ``metric`` and
+    the rule ``select``, and the final retrain's metrics (``None`` without one)."""
 
     out_dir: Path
     metric: str
     stages: tuple[StageResult, ...]
-    best: TrialRecord
+    best: Point
     final: dict[str, Any] | None = None
+    select: str = "best_mean"
+    repeats: int = 1
 
     @property
     def chosen(self) -> Values:

@@ -4,7 +4,8 @@ A :class:`Space` is a tuple of :class:`Dimension` ranges. A :class:`Stage` says 
 stage samples its space: ``"grid"`` puts ``n`` evenly spaced points per dimension on the
 searched scale (endpoints included; several dimensions give the Cartesian product),
 ``"random"`` draws ``n`` points uniformly on the searched scale from a seeded
-``numpy.random.Generator``.
+``numpy.random.Generator``; ``"halving"`` draws its ``n`` starting points the same way and
+runs them by successive halving (:mod:`handprop.search.halving`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from handprop.errors import ConfigError
 
 SCALES: tuple[str, ...] = ("log", "linear")
-METHODS: tuple[str, ...] = ("grid", "random")
+METHODS: tuple[str, ...] = ("grid", "random", "halving")
 
 Values = dict[str, float]
 
@@ -119,12 +120,16 @@ class Space:
 
 @attrs.frozen
 class Stage:
-    """How one stage samples: ``method`` in {"grid", "random"}, ``n`` points (per dimension
-    for a grid), ``seed`` for random draws."""
+    """How one stage samples: ``method`` in {"grid", "random", "halving"}, ``n`` points (per
+    dimension for a grid), ``seed`` for random draws. Successive halving starts with
+    ``min_cycles`` cycles and multiplies the budget by ``eta`` per rung, keeping the best
+    ``1/eta`` of the points."""
 
     method: str = attrs.field(default="grid", validator=one_of(METHODS))
     n: int = attrs.field(default=8, validator=at_least(1))
     seed: int = attrs.field(default=0, validator=at_least(0))
+    eta: int = attrs.field(default=3, validator=at_least(2))
+    min_cycles: int = attrs.field(default=1, validator=at_least(1))
 
 
 def sample(space: Space, stage: Stage, number: int) -> list[Values]:

@@ -5,6 +5,8 @@ Format (all tables but ``base`` and ``dimensions`` optional)::
     extends = "search_lambda"           # optional: start from another search config;
                                         # tables merge key by key, arrays are replaced
     metric = "final_val_acc"            # or "best_val_acc"
+    repeats = 3                         # seeds per point (default 1); scores are means
+    select = "one_se"                   # or "best_mean" (handprop.search.points)
     [base]
     config = "baseline"                 # packaged training config name, or a .toml path
     set = { n_cycles = 2, n_val = 5000 }  # field overrides of the base config
@@ -14,8 +16,9 @@ Format (all tables but ``base`` and ``dimensions`` optional)::
     high = 1e-1
     scale = "log"                       # or "linear"; integer = true rounds
     [[stages]]                          # one table per stage, coarse first
-    method = "grid"                     # or "random" (with seed = ...)
-    n = 9
+    method = "grid"                     # or "random" (with seed = ...), or "halving":
+    n = 9                               # n random points, successive halving with
+                                        # eta = 3, min_cycles = 1 (budget: cycles)
     [narrowing]                         # handprop.search.stages.Narrowing
     top_k = 3
     widen = 1.0
@@ -36,13 +39,24 @@ import attrs
 
 from handprop.errors import ConfigError
 from handprop.search.engine import search
+from handprop.search.points import SELECTS
 from handprop.search.results import SearchResult
-from handprop.search.space import Dimension, Space, Stage
+from handprop.search.space import Dimension, Space, Stage, at_least, one_of
 from handprop.search.stages import Narrowing
 from handprop.search.trial import configure
 
 KEYS: dict[str, tuple[str, ...]] = {
-    "": ("extends", "metric", "base", "dimensions", "stages", "narrowing", "final"),
+    "": (
+        "extends",
+        "metric",
+        "repeats",
+        "select",
+        "base",
+        "dimensions",
+        "stages",
+        "narrowing",
+        "final",
+    ),
     "base": ("config", "set"),
     "final": ("set",),
 }
@@ -60,6 +74,8 @@ class SearchSpec:
     narrowing: Narrowing = attrs.Factory(Narrowing)
     metric: str = "final_val_acc"
     final_set: dict[str, Any] = attrs.Factory(dict)
+    repeats: int = attrs.field(default=1, validator=at_least(1))
+    select: str = attrs.field(default="best_mean", validator=one_of(SELECTS))
 
 
 def find_search_config(name_or_path: str | Path) -> Path:
@@ -95,6 +111,7 @@ def load_search_spec(name_or_path: str | Path) -> SearchSpec:
             "narrowing": _build(path, Narrowing, _table(path, table, "narrowing")),
             "metric": table.get("metric", "final_val_acc"),
             "final_set": _table(path, final, "set"),
+            **{k: table[k] for k in ("repeats", "select") if k in table},
         },
     )
 
@@ -188,6 +205,8 @@ def search_spec(
         stages=spec.stages,
         narrowing=spec.narrowing,
         metric=spec.metric,
+        repeats=spec.repeats,
+        select=spec.select,
         final=spec.final_set if final else None,
         **options,
     )

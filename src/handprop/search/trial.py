@@ -1,6 +1,7 @@
 """One trial: the base config with the searched values set, trained, reduced to an outcome.
 
-A trial runner is any picklable callable ``runner(config) -> TrialOutcome``;
+A trial runner is any picklable callable ``runner(config, **options) -> TrialOutcome``
+(successive halving passes ``checkpoint_dir``);
 :class:`TrainTrial` trains with :func:`handprop.train.train` on the data of a
 :class:`DataSource` that the client resolved, so a worker anywhere reads the client's copy.
 :func:`execute` wraps a runner so that it runs with a fixed BLAS thread count and a raising
@@ -26,7 +27,7 @@ from handprop.search.executor import blas_threads, undo_malloc_trim
 from handprop.search.results import TrialOutcome
 
 C = TypeVar("C")
-Runner = Callable[[Any], TrialOutcome]
+Runner = Callable[..., TrialOutcome]
 
 
 def configure(config: C, values: Mapping[str, Any]) -> C:
@@ -47,6 +48,12 @@ def configure(config: C, values: Mapping[str, Any]) -> C:
         raise
     except (TypeError, ValueError) as err:
         raise ConfigError(f"invalid config values {dict(values)}: {err}") from err
+
+
+def setting(config: Any, name: str) -> Any:
+    """The value of field ``name`` of ``config`` (a bare key of a TrainConfig, or a field of
+    any attrs record)."""
+    return config.value(name) if hasattr(config, "value") else getattr(config, name)
 
 
 def check_fields(config: Any, names: Iterable[str]) -> None:
@@ -73,9 +80,10 @@ def _coerce(current: object, value: Any) -> Any:
 
 
 def execute(
-    runner: Runner, base: object, values: Mapping[str, Any], threads: int = 1
+    runner: Runner, base: object, values: Mapping[str, Any], threads: int = 1, **options: Any
 ) -> tuple[TrialOutcome, float]:
-    """Run ``runner`` on ``base`` with ``values`` set, with ``threads`` BLAS/OpenMP threads
+    """Run ``runner`` on ``base`` with ``values`` set (and keyword ``options``), with
+    ``threads`` BLAS/OpenMP threads
     (and the usual heap: :func:`~handprop.search.executor.undo_malloc_trim`); errors become an
     ``"error"`` outcome. The outcome records ``threads``.
 
@@ -85,7 +93,7 @@ def execute(
     try:
         undo_malloc_trim()
         with blas_threads(threads):
-            outcome = runner(configure(base, values))
+            outcome = runner(configure(base, values), **options)
     except Exception as err:  # a failing trial is a result, not a reason to stop the search
         outcome = TrialOutcome(status="error", error=f"{type(err).__name__}: {err}")
     return attrs.evolve(outcome, threads=threads), time.perf_counter() - start
@@ -131,12 +139,29 @@ class TrainTrial:
 
     data: DataSource | None = None
 
-    def __call__(self, config: Any) -> TrialOutcome:
+    def __call__(self, config: Any, checkpoint_dir: str | None = None) -> TrialOutcome:
+        """With ``checkpoint_dir``, training resumes from the checkpoint there (possibly a
+        shorter run of the same config) and a finished run leaves its checkpoint for a
+        longer one."""
         from handprop.train import initial_params, train
+        from handprop.train.checkpoint import Checkpoint, save_checkpoint
+        from handprop.train.config import config_to_dict
 
         data = self.data or DataSource.resolve()
-        splits = prepared_splits(data, config.split, config.n_val, config.n_train, config.dtype)
-        result = train(initial_params(config), config, data=splits)
+        d, dtype = config.data, config.model.dtype
+        splits = prepared_splits(data, d.split, d.n_val, d.n_train, dtype)
+        result = train(
+            initial_params(config), config, data=splits, checkpoint_dir=checkpoint_dir, resume=True
+        )
+        if checkpoint_dir is not None and result.status == "completed":
+            state = Checkpoint(
+                result.params,
+                result.steps,
+                result.history,
+                config_to_dict(config),
+                result.wall_time,
+            )
+            save_checkpoint(checkpoint_dir, state)
         val_acc = np.asarray(result.history.columns()["val_acc"], dtype=float)
         finite = val_acc[np.isfinite(val_acc)]
         return TrialOutcome(

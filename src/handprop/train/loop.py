@@ -26,6 +26,7 @@ from handprop.kernels.dropout import dropout_mask
 from handprop.kernels.sgd import sgd_l2_update
 from handprop.nn.network import cross_entropy_and_gradients, evaluate
 from handprop.nn.params import Grads, Layer, Params
+from handprop.train import schedules
 from handprop.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from handprop.train.config import KEYS, TrainConfig, config_from_dict, config_to_dict
 from handprop.train.data import load_data
@@ -47,15 +48,17 @@ Probe = Callable[[Params, int], HistoryRow]
 
 #: Config keys that may change between a checkpoint and its resumption.
 RESUMABLE_CHANGES = frozenset({"run.checkpoint_every", "run.name"})
+#: Keys that may change if the checkpoint's step is still within the new run: a cyclical
+#: schedule's first cycles do not depend on ``n_cycles``, so a run extended to more cycles
+#: continues bit-identically (successive halving promotes trials this way).
+EXTENDABLE = frozenset({"schedule.n_cycles"})
 
 
-def changed_keys(saved: TrainConfig, config: TrainConfig) -> list[str]:
-    """Dotted keys whose values differ between two configs, except the resumable ones."""
-    return [
-        key
-        for key in KEYS
-        if key not in RESUMABLE_CHANGES and config.value(key) != saved.value(key)
-    ]
+def changed_keys(
+    saved: TrainConfig, config: TrainConfig, free: frozenset[str] = RESUMABLE_CHANGES
+) -> list[str]:
+    """Dotted keys whose values differ between two configs, except those in ``free``."""
+    return [key for key in KEYS if key not in free and config.value(key) != saved.value(key)]
 
 
 def batch_layout(config: TrainConfig, n_train: int) -> tuple[int, int]:
@@ -91,8 +94,12 @@ def gather_batch(
     return X[idx] if aug is None else gather_augment(X, idx, aug, fill)
 
 
-def make_step(config: TrainConfig, train: Dataset) -> Step:
+def make_step(
+    config: TrainConfig, train: Dataset, schedule: schedules.Schedule | None = None
+) -> Step:
     """The pure update ``step(state, t) -> state`` for ``config`` on ``train``.
+
+    The learning rate of step ``t`` is ``schedule(t)`` (default: the config's schedule).
 
     Step ``t`` uses row block ``t mod steps_per_epoch`` of the permutation of epoch
     ``t // steps_per_epoch`` (the identity with ``shuffle = false``); its augmentation
@@ -102,7 +109,7 @@ def make_step(config: TrainConfig, train: Dataset) -> Step:
     X, y = train.X, train.y
     n = len(y)
     batch, per_epoch = batch_layout(config, n)
-    schedule = config.make_schedule(n)
+    schedule = schedule or config.make_schedule(n)
     lam, seed, rate, fill = (
         config.optimizer.lam,
         config.run.seed,
@@ -187,7 +194,7 @@ def _check_inputs(params: Params, config: TrainConfig, data: Splits) -> None:
 
 
 def _restore(
-    checkpoint_dir: Path, config: TrainConfig, params: Params
+    checkpoint_dir: Path, config: TrainConfig, params: Params, total: int
 ) -> tuple[TrainState, History, float] | None:
     ckpt = load_checkpoint(checkpoint_dir, params.sizes, params.dtype)
     if ckpt is None:
@@ -198,7 +205,8 @@ def _restore(
         raise ConfigError(
             f"cannot resume from {checkpoint_dir}: its config is invalid: {err}"
         ) from None
-    changed = changed_keys(saved, config)
+    free = RESUMABLE_CHANGES | (EXTENDABLE if ckpt.step <= total else frozenset())
+    changed = changed_keys(saved, config, free)
     if changed:
         raise ConfigError(
             f"cannot resume from {checkpoint_dir}: config differs in {', '.join(changed)}"
@@ -221,7 +229,8 @@ def train(
     ``data`` defaults to :func:`load_data` of the config. With ``checkpoint_dir``, a
     checkpoint is written every ``config.run.checkpoint_every`` steps and on Ctrl-C
     (status ``"interrupted"``); ``resume=True`` continues from the checkpoint found
-    there and ends bit-identical to an uninterrupted run. A non-finite cost stops the
+    there and ends bit-identical to an uninterrupted run (also when ``n_cycles`` grew since
+    the checkpoint: the run is extended to the longer schedule). A non-finite cost stops the
     run with status ``"diverged"`` and the step where it happened.
     """
     data = load_data(config) if data is None else data
@@ -235,7 +244,7 @@ def train(
     folder = None if checkpoint_dir is None else Path(checkpoint_dir)
 
     state, history, earlier = TrainState(params), History(), 0.0
-    restored = _restore(folder, config, params) if resume and folder is not None else None
+    restored = _restore(folder, config, params, total) if resume and folder is not None else None
     if restored is not None:
         state, history, earlier = restored
     start = time.perf_counter()

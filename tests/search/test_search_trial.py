@@ -1,0 +1,25 @@
+"""The real trial runner: a promoted trial resumes its checkpoint bit-identically."""
+
+from __future__ import annotations
+
+import pytest
+
+from handprop.search import run_trial
+from handprop.train import config_from_dict
+
+TINY = config_from_dict(dict(hidden=(10,), split="batch1", n_train=500, n_val=500, n_s=5,
+                        n_cycles=3, batch_size=50, train_eval_size=100, eval_every=5, lam=1e-3,
+                        seed=2))  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_a_trial_extended_from_its_checkpoint_equals_a_full_length_trial(cifar10, tmp_path):
+    folder = str(tmp_path / "ckpt")
+    short = run_trial(TINY.with_overrides(["n_cycles=1"]), checkpoint_dir=folder)
+    assert short.status == "completed" and short.steps == 10
+    extended = run_trial(TINY, checkpoint_dir=folder)
+    assert extended == run_trial(TINY)
+    assert extended.steps == 30
+    again = run_trial(TINY, checkpoint_dir=folder)  # a finished rung is not trained again
+    assert again == extended
