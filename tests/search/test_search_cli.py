@@ -60,7 +60,7 @@ def test_search_with_final_retrain_and_augmentation_comparison(cifar10, tmp_path
     assert 0.0 <= chosen["final"]["test_acc"] <= 1.0
     assert (out / "final" / "metrics.json").exists()
     config = json.loads((out / "search.json").read_text())["base_config"]
-    assert config["seed"] == 3 and config["n_train"] == 500
+    assert config["run"]["seed"] == 3 and config["data"]["n_train"] == 500
 
     compare = tmp_path / "compare"
     assert main([*args, "--compare-augmentation", "--augmented-config",
