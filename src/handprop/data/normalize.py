@@ -75,7 +75,9 @@ class Normalizer:
 def normalize(splits: Splits) -> Splits:
     """Normalise all three splits with the mean and std of ``splits.train``."""
     norm = Normalizer.fit(splits.train)
-    return Splits(*(norm.apply(ds) for ds in (splits.train, splits.val, splits.test)))
+    return Splits(
+        *(norm.apply(ds) for ds in (splits.train, splits.val, splits.test)), normalizer=norm
+    )
 
 
 def normalized_splits(
@@ -97,4 +99,5 @@ def normalized_splits(
     return Splits(
         Dataset(norm._apply_owned(X_train), train.labels, names),
         *(Dataset(norm._apply_owned(scaled(b.data, dtype)), b.labels, names) for b in (val, test)),
+        normalizer=norm,
     )
