@@ -215,3 +215,30 @@ def test_snapshot_steps_are_cycle_ends():
     schedule = config.make_schedule(1000)
     assert all(schedule(t) == config.schedule.eta_min for t in config.snapshot_steps(1000))
     assert config_from_dict({"n_s": 5}).snapshot_steps(1000) == ()
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_real_runs_store_their_transform_and_ensemble(cifar10, tmp_path, capsys):
+    """On the real copy: the stored transform of a run is exactly load_data's (bit for bit,
+    test and validation rows), and a two-run ensemble and its snapshots evaluate."""
+    from handprop.data.dataset import select_batches
+    from handprop.train import load_config, load_data
+
+    config = load_config("baseline").with_overrides(["n_s=50", "n_cycles=2", "snapshots=true"])
+    folders = []
+    for seed in (1, 2):
+        folder = tmp_path / f"s{seed}"
+        run_experiment(config.with_values({"run.seed": seed}), folder, progress=False, figures=())
+        folders.append(folder)
+    data = load_data(config)
+    transform = load_input_transform(folders[0])
+    _, val, test = select_batches(cifar10, "all", n_val=config.data.n_val)
+    np.testing.assert_array_equal(transform(test.data), data.test.X)
+    np.testing.assert_array_equal(transform(val.data), data.val.X)
+    assert transform.class_names == cifar10.class_names
+    assert main(["evaluate", *map(str, folders)]) == 0
+    out = capsys.readouterr().out
+    assert "ensemble of 2 (averaged probabilities):" in out
+    assert main(["evaluate", "--snapshots", *map(str, folders)]) == 0
+    assert "ensemble of 4 (averaged probabilities):" in capsys.readouterr().out
