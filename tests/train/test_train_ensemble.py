@@ -242,3 +242,23 @@ def test_real_runs_store_their_transform_and_ensemble(cifar10, tmp_path, capsys)
     assert "ensemble of 2 (averaged probabilities):" in out
     assert main(["evaluate", "--snapshots", *map(str, folders)]) == 0
     assert "ensemble of 4 (averaged probabilities):" in capsys.readouterr().out
+
+
+def test_snapshots_survive_an_interrupted_and_resumed_run(pixel_data, tmp_path, monkeypatch):
+    from train_fakes import interrupting_make_step
+
+    from handprop.train import loop as loop_module
+
+    config = config_from_dict({**TINY, "n_cycles": 3, "snapshots": True})
+    fresh, broken = tmp_path / "fresh", tmp_path / "broken"
+    run_experiment(config, fresh, data=pixel_data, progress=False, figures=())
+    real_make_step = loop_module.make_step
+    monkeypatch.setattr(loop_module, "make_step", interrupting_make_step(real_make_step, at=9))
+    summary = run_experiment(config, broken, data=pixel_data, progress=False, figures=())
+    assert summary.status == "interrupted"
+    assert [p.name for p in (broken / "snapshots").iterdir()] == ["params-cycle1.npz"]
+    monkeypatch.setattr(loop_module, "make_step", real_make_step)
+    run_experiment(config, broken, data=pixel_data, resume=True, progress=False, figures=())
+    for k in (1, 2, 3):
+        name = f"snapshots/params-cycle{k}.npz"
+        assert params_equal(load_params(broken / name), load_params(fresh / name))

@@ -87,9 +87,10 @@ def test_bad_images_are_one_line_errors(runs, pictures, tmp_path, capsys):
     Image.new("RGB", (8, 8)).save(gif)
     for bad, message in [
         (tmp_path / "missing.png", "no such file"),
-        (text, "cannot read image"),
+        (text, "not a PNG or JPEG image"),
         (truncated, "cannot read image"),
-        (gif, "cannot read image"),
+        (gif, "not a PNG or JPEG image"),
+        (tmp_path, "is a folder, not an image"),
     ]:
         assert main(["predict", str(runs[0]), str(pictures[0]), str(bad)]) == 2
         captured = capsys.readouterr()

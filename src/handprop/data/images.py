@@ -25,7 +25,7 @@ def image_row(path: str | Path, side: int = SIDE) -> np.ndarray:
     A missing, unreadable, truncated or non-PNG/JPEG file is a :class:`DataError`
     naming it.
     """
-    from PIL import Image  # imported on use: only ``predict`` needs Pillow
+    from PIL import Image, UnidentifiedImageError  # imported on use: only ``predict``
 
     try:
         with Image.open(path, formats=FORMATS) as img:
@@ -34,8 +34,9 @@ def image_row(path: str | Path, side: int = SIDE) -> np.ndarray:
         raise DataError(f"image {path}: no such file") from None
     except IsADirectoryError:
         raise DataError(f"image {path}: is a folder, not an image") from None
+    except UnidentifiedImageError:
+        raise DataError(f"cannot read image {path}: not a PNG or JPEG image") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-        # PIL.UnidentifiedImageError is an OSError: not a PNG or JPEG image
         raise DataError(f"cannot read image {path}: {err}") from None
     width, height = rgb.size
     crop = min(width, height)
