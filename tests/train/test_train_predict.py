@@ -106,3 +106,15 @@ def test_predict_needs_a_run_and_an_image(runs, pictures, tmp_path, capsys):
     assert "needs a run folder, then at least one image" in capsys.readouterr().err
     assert main(["predict", str(tmp_path), str(pictures[0])]) == 2
     assert "is not a finished run folder" in capsys.readouterr().err
+
+
+def test_predict_refuses_a_transform_in_another_dtype(runs, pictures, tmp_path, capsys):
+    import shutil
+
+    folder = tmp_path / "run"
+    shutil.copytree(runs[0], folder)
+    with np.load(folder / "normalization.npz") as npz:
+        arrays = {k: v.astype(np.float64) if v.dtype.kind == "f" else v for k, v in npz.items()}
+    np.savez(folder / "normalization.npz", **arrays)
+    assert main(["predict", str(folder), str(pictures[0])]) == 2
+    assert "its normalisation is float64, its config model.dtype float32" in capsys.readouterr().err

@@ -56,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"cannot ensemble {folders[0]} and {folder}: they differ in class names"
             )
+        if transform.dtype != config.model.dtype:
+            raise ConfigError(
+                f"{folder}: its normalisation is {transform.dtype}, its config "
+                f"model.dtype {config.model.dtype}"
+            )
         names = transform.class_names
         sizes = (transform.n_inputs, *config.model.hidden, len(names))
         params = load_params(folder / PARAMS_FILE, sizes, config.model.dtype)
