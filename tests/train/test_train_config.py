@@ -180,8 +180,15 @@ def test_toml_round_trip_writes_tables(tmp_path):
 
 
 def test_flat_view_is_the_pre_table_form():
+    """The recorded keys come back as written; keys added since hold their defaults."""
     path = FIXTURES / "flat_run_config.toml"
-    assert config_to_flat(load_config(path)) == tomllib.loads(path.read_text())
+    recorded = tomllib.loads(path.read_text())
+    flat = config_to_flat(load_config(path))
+    assert {key: flat[key] for key in recorded} == recorded
+    defaults = config_to_flat(TrainConfig())
+    assert {k: v for k, v in flat.items() if k not in recorded} == {
+        k: v for k, v in defaults.items() if k not in recorded
+    }
 
 
 @pytest.mark.parametrize("fixture", ["flat_run_config.toml", "flat_dropout_config.toml"])

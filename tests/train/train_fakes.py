@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from handprop.data import Dataset, Splits
+from handprop.data import Batch, Cifar10, Dataset, Splits, normalized_splits
 
 CLASS_NAMES = tuple(f"class{k}" for k in range(10))
 
@@ -38,3 +38,23 @@ def interrupting_make_step(make_step, at: int):
         return wrapped
 
     return make
+
+
+def pixel_cifar(rows: int = 300, seed: int = 0) -> Cifar10:
+    """A small CIFAR-10 record of random uint8 pixels whose labels depend on them
+    linearly: five training batches and a test batch of ``rows`` images each."""
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((3072, 10))
+
+    def batch() -> Batch:
+        data = rng.integers(0, 256, (rows, 3072), dtype=np.uint8)
+        centred = data.astype(np.float64) - 127.5
+        labels = (centred @ W + 200 * rng.standard_normal((rows, 10))).argmax(axis=1)
+        return Batch(data, labels)
+
+    return Cifar10(tuple(batch() for _ in range(5)), batch(), CLASS_NAMES, "fake")
+
+
+def pixel_splits(cifar: Cifar10, *, dtype=np.float32) -> Splits:
+    """``batch1`` splits of ``cifar``, normalised as ``load_data`` does (with the normaliser)."""
+    return normalized_splits(cifar, "batch1", dtype=dtype)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import attrs
 import numpy as np
@@ -11,6 +11,9 @@ from numpy.typing import DTypeLike, NDArray
 
 from handprop.data.batches import Batch, Cifar10, read_only
 from handprop.errors import ConfigError
+
+if TYPE_CHECKING:
+    from handprop.data.normalize import Normalizer
 
 Scheme = Literal["batch1", "all"]
 SCHEMES: tuple[str, ...] = ("batch1", "all")
@@ -60,11 +63,13 @@ class Dataset:
 
 @attrs.frozen
 class Splits:
-    """The training, validation and test datasets."""
+    """The training, validation and test datasets, and the :class:`Normalizer` fitted on
+    the training split if the splits were normalised by it (``None`` otherwise)."""
 
     train: Dataset
     val: Dataset
     test: Dataset
+    normalizer: Normalizer | None = attrs.field(default=None, kw_only=True, eq=False)
 
 
 def scaled(data: np.ndarray, dtype: DTypeLike) -> np.ndarray:

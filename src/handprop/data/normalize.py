@@ -72,7 +72,9 @@ class Normalizer:
 def normalize(splits: Splits) -> Splits:
     """Normalise all three splits with the mean and std of ``splits.train``."""
     norm = Normalizer.fit(splits.train)
-    return Splits(*(norm.apply(ds) for ds in (splits.train, splits.val, splits.test)))
+    return Splits(
+        *(norm.apply(ds) for ds in (splits.train, splits.val, splits.test)), normalizer=norm
+    )
 
 
 def normalized_splits(
@@ -91,4 +93,7 @@ def normalized_splits(
     train, val, test = select_batches(cifar, scheme, n_val=n_val, n_train=n_train)
     norm = Normalizer.fit_pixels(train.data, dtype)
     names, batches = cifar.class_names, (train, val, test)
-    return Splits(*(Dataset(norm.apply_pixels(b.data), b.labels, names) for b in batches))
+    return Splits(
+        *(Dataset(norm.apply_pixels(b.data), b.labels, names) for b in batches),
+        normalizer=norm,
+    )

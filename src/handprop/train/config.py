@@ -192,7 +192,9 @@ class OptimizerConfig:
 
 @attrs.frozen(kw_only=True)
 class RunConfig:
-    """``[run]``: seed, name, evaluation and checkpoint intervals (0 = per epoch / never)."""
+    """``[run]``: seed, name, evaluation and checkpoint intervals (0 = per epoch / never),
+    snapshots (``true``: the parameters at the end of every cycle of the schedule; ``k``:
+    of the last ``k`` cycles; ``false`` or 0: none)."""
 
     TABLE: ClassVar[str] = "run"
     seed: int = attrs.field(default=0, validator=_int_in(0, 2**63 - 1))
@@ -200,6 +202,13 @@ class RunConfig:
     eval_every: int = attrs.field(default=0, validator=_int_in(0))
     train_eval_size: int = attrs.field(default=0, validator=_int_in(0))
     checkpoint_every: int = attrs.field(default=0, validator=_int_in(0))
+    snapshots: bool | int = attrs.field(
+        default=False,
+        validator=_rule(
+            "true, false or an integer >= 0",
+            lambda v: isinstance(v, bool) or (_is_int(v) and v >= 0),
+        ),
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -229,6 +238,17 @@ class TrainConfig:
                 "schedule.epochs must be an integer >= 1 with schedule.kind = constant, "
                 f"got {s.epochs!r}"
             )
+        snapshots = self.run.snapshots
+        if snapshots is not True and snapshots > s.n_cycles:
+            raise ConfigError(
+                f"run.snapshots must be true, false or an integer in [0, schedule.n_cycles = "
+                f"{s.n_cycles}], got {snapshots!r}"
+            )
+        if snapshots and s.kind == "constant":
+            raise ConfigError(
+                "run.snapshots needs a cyclical schedule (snapshots are taken at the end of "
+                "each cycle), got schedule.kind = constant"
+            )
         if self.model.dropout > 0 and not self.model.hidden:
             raise ConfigError(
                 "model.dropout must be 0 for the one-layer classifier (model.hidden = []): "
@@ -250,6 +270,14 @@ class TrainConfig:
         if self.schedule.kind == "constant":
             return max(1, self.schedule.epochs * n_train // self.optimizer.batch_size)
         return 2 * self.step_size(n_train) * self.schedule.n_cycles
+
+    def snapshot_steps(self, n_train: int) -> tuple[int, ...]:
+        """Step counts after which snapshots are taken: the ends of the last
+        ``run.snapshots`` cycles (every cycle if ``true``), where the schedule is at eta_min."""
+        s = self.schedule
+        count = s.n_cycles if self.run.snapshots is True else int(self.run.snapshots)
+        period = 2 * self.step_size(n_train)
+        return tuple(period * k for k in range(s.n_cycles - count + 1, s.n_cycles + 1))
 
     def make_schedule(self, n_train: int) -> schedules.Schedule:
         """The learning-rate schedule for a training split of ``n_train`` images."""
@@ -323,7 +351,7 @@ _converter = cattrs.Converter(detailed_validation=False)
 for _type in (int, float, str, bool):
     _converter.register_structure_hook(_type, _passthrough)
 _converter.register_structure_hook_func(
-    lambda t: t == tuple[int, ...] or get_origin(t) is Literal, _passthrough
+    lambda t: t in (tuple[int, ...], bool | int) or get_origin(t) is Literal, _passthrough
 )
 
 

@@ -223,6 +223,7 @@ def train(
     progress: bool = False,
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
+    on_step: Callable[[TrainState], object] | None = None,
 ) -> TrainResult:
     """Train ``params`` with mini-batch SGD as ``config`` says and return the result.
 
@@ -231,7 +232,8 @@ def train(
     (status ``"interrupted"``); ``resume=True`` continues from the checkpoint found
     there and ends bit-identical to an uninterrupted run (also when ``n_cycles`` grew since
     the checkpoint: the run is extended to the longer schedule). A non-finite cost stops the
-    run with status ``"diverged"`` and the step where it happened.
+    run with status ``"diverged"`` and the step where it happened. ``on_step(state)``,
+    if given, sees each accepted state at the edge (e.g. to save snapshots).
     """
     data = load_data(config) if data is None else data
     _check_inputs(params, config, data)
@@ -287,6 +289,8 @@ def train(
                         refresh=False,
                     )
                 point = (new, hist)
+                if on_step is not None:
+                    on_step(new)
                 if config.run.checkpoint_every and new.t % config.run.checkpoint_every == 0:
                     checkpoint(point)
         except KeyboardInterrupt:

@@ -3,9 +3,12 @@
 Layout of ``out_dir``::
 
     config.toml       the resolved config (written first, once the inputs are valid)
+    normalization.npz the training split's mean and std and the class names (with
+                      normalised data; see :mod:`handprop.train.inputs`)
     checkpoint/       while the run is unfinished (removed when it completes)
     history.json      evaluation rows (and history.csv)
     params.npz        final parameters (W1, b1, ...; only once the run completed)
+    snapshots/        params-cycleK.npz at the end of cycle K (with ``run.snapshots``)
     curves.png        cost, loss and accuracy for training and validation
     schedule.png      the learning-rate schedule
     weights.png       the first-layer weights as 32x32 colour images
@@ -43,8 +46,10 @@ from handprop.train.checkpoint import (
 from handprop.train.config import TrainConfig, config_to_dict, config_to_toml, load_config
 from handprop.train.data import initial_params, load_data
 from handprop.train.history import History
+from handprop.train.inputs import NORMALIZATION_FILE, save_normalization
 from handprop.train.loop import changed_keys, train
 from handprop.train.params_file import save_params
+from handprop.train.snapshots import SNAPSHOT_DIR, snapshot_hook
 from handprop.train.state import Status, TrainResult
 
 CONFIG_FILE = "config.toml"
@@ -212,6 +217,7 @@ def run_experiment(
     out = Path(out_dir)
     with folder_lock(out):
         remove_temporaries(out)
+        remove_temporaries(out / SNAPSHOT_DIR)
         prune_checkpoint(out / CHECKPOINT_DIR)
         done = _check_folder(out, config, resume)
         if done is not None:
@@ -219,6 +225,8 @@ def run_experiment(
         data = load_data(config) if data is None else data
         params = initial_params(config, data.train.X.shape[1], len(data.train.class_names))
         write_text_atomic(out / CONFIG_FILE, config_to_toml(config))
+        if data.normalizer is not None:
+            save_normalization(data.normalizer, data.train.class_names, out / NORMALIZATION_FILE)
         result = train(
             params,
             config,
@@ -226,5 +234,6 @@ def run_experiment(
             progress=progress,
             checkpoint_dir=out / CHECKPOINT_DIR,
             resume=resume,
+            on_step=snapshot_hook(config, len(data.train.y), out / SNAPSHOT_DIR),
         )
         return _finish(out, config, result, data, figures)

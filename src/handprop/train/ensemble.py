@@ -1,0 +1,135 @@
+"""Ensembles of finished runs (and of a run's snapshots): averaged class probabilities.
+
+A member is one parameter file of a run folder: ``params.npz``, or with ``snapshots`` each
+``snapshots/params-cycleK.npz``. Runs are ensembled only if they classify the same inputs
+into the same classes: same data split (``data.split``, ``data.n_val``, ``data.n_train``),
+input dtype, class names and stored normalisation; otherwise a :class:`ConfigError`
+names the two runs and the difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+from handprop.data import Normalizer, Splits
+from handprop.errors import ConfigError
+from handprop.nn import layers as L
+from handprop.nn.network import scores
+from handprop.nn.params import Params
+from handprop.train.config import TrainConfig, load_config
+from handprop.train.data import load_data
+from handprop.train.inputs import NORMALIZATION_FILE, load_normalization
+from handprop.train.params_file import load_params
+from handprop.train.rundir import CONFIG_FILE, PARAMS_FILE
+from handprop.train.snapshots import SNAPSHOT_DIR, snapshot_files
+
+#: Config keys that must agree between ensembled runs (the rows and inputs they see).
+SAME_KEYS = ("data.split", "data.n_val", "data.n_train", "model.dtype")
+
+
+@attrs.frozen
+class Run:
+    """A finished run folder: its config, its data splits and its members' parameters."""
+
+    folder: Path
+    config: TrainConfig
+    data: Splits
+    members: tuple[tuple[str, Params], ...]
+
+
+@attrs.frozen
+class Score:
+    """Accuracy (fraction) and mean cross-entropy of class probabilities on one split."""
+
+    accuracy: float
+    loss: float
+
+
+def _member(path: Path, config: TrainConfig, data: Splits) -> Params:
+    sizes = (data.train.X.shape[1], *config.model.hidden, len(data.train.class_names))
+    return load_params(path, sizes, config.model.dtype)
+
+
+def load_run(folder: str | Path, *, snapshots: bool = False) -> Run:
+    """The run in ``folder`` with ``params.npz`` as its member, or its snapshots."""
+    folder = Path(folder)
+    for name in (CONFIG_FILE, PARAMS_FILE):
+        if not (folder / name).is_file():
+            raise ConfigError(f"{folder} is not a finished run folder: {name} is missing")
+    config = load_config(folder / CONFIG_FILE)
+    data = load_data(config)
+    if not snapshots:
+        member = (str(folder), _member(folder / PARAMS_FILE, config, data))
+        return Run(folder, config, data, (member,))
+    files = snapshot_files(config, len(data.train.y), folder / SNAPSHOT_DIR)
+    if not files:
+        raise ConfigError(f"{folder} has no snapshots: its config has run.snapshots = false")
+    for path in files:
+        if not path.is_file():
+            raise ConfigError(f"{folder} lacks the snapshot {path.name}")
+    members = tuple((str(p), _member(p, config, data)) for p in files)
+    return Run(folder, config, data, members)
+
+
+def _stored_normalization(run: Run) -> Normalizer | None:
+    path = run.folder / NORMALIZATION_FILE
+    return load_normalization(path)[0] if path.is_file() else None
+
+
+def _same(a: Normalizer, b: Normalizer) -> bool:
+    return all(
+        x.dtype == y.dtype and np.array_equal(x, y) for x, y in ((a.mean, b.mean), (a.std, b.std))
+    )
+
+
+def _difference(a: Run, b: Run) -> str | None:
+    """What two runs differ in, for an ensemble; None if nothing."""
+    for key in SAME_KEYS:
+        if a.config.value(key) != b.config.value(key):
+            return f"{key} ({a.config.value(key)!r} vs {b.config.value(key)!r})"
+    if a.data.train.class_names != b.data.train.class_names:
+        return f"class names ({a.data.train.class_names} vs {b.data.train.class_names})"
+    norm_a, norm_b = _stored_normalization(a), _stored_normalization(b)
+    if norm_a is not None and norm_b is not None and not _same(norm_a, norm_b):
+        return "normalisation (the training split's mean and std: another data source?)"
+    return None
+
+
+def check_compatible(runs: Sequence[Run]) -> None:
+    """Refuse runs that do not see the same rows, inputs and classes (one-line error)."""
+    for run in runs[1:]:
+        difference = _difference(runs[0], run)
+        if difference:
+            raise ConfigError(
+                f"cannot ensemble {runs[0].folder} and {run.folder}: they differ in "
+                f"{difference}; members need the same classes, data split, normalisation "
+                "and input dtype"
+            )
+
+
+def member_probabilities(params: Params, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(predicted class (n,), class probabilities (n, K) float64)`` of one member."""
+    s = scores(params, X)
+    return s.argmax(axis=1), L.softmax(s.astype(np.float64))
+
+
+def average_probabilities(probs: Sequence[np.ndarray]) -> np.ndarray:
+    """The mean (n, K) of the members' class probabilities (each (n, K)), in float64."""
+    shapes = {p.shape for p in probs}
+    if len(shapes) != 1:
+        raise ValueError(f"members' probabilities must share one shape, got {sorted(shapes)}")
+    total = np.zeros(shapes.pop())
+    for p in probs:
+        total += p
+    return total / len(probs)
+
+
+def score(probs: np.ndarray, y: np.ndarray) -> Score:
+    """Accuracy of the most probable class and mean ``-log p[y]`` for labels ``y`` (n,)."""
+    picked = probs[np.arange(len(y)), y]
+    loss = float(-np.mean(np.log(np.maximum(picked, np.finfo(np.float64).tiny))))
+    return Score(float(np.mean(probs.argmax(axis=1) == y)), loss)
