@@ -23,7 +23,8 @@ from handprop.errors import DataError
 TEMP_GLOB = ".*.tmp"
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Flush ``folder``'s entries (a rename into it) to disk."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -44,7 +45,7 @@ def replace_atomic(path: str | Path, write: Callable[[IO[bytes]], object]) -> Pa
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return path
 
 

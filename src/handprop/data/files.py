@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
+from handprop.atomic import fsync_dir
 from handprop.data.batches import BATCH_BYTES, FILES, max_bytes
 from handprop.errors import DataError
 
@@ -175,14 +176,6 @@ def _write_file(path: Path, blob: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_directory(blobs: Mapping[str, bytes], target: Path) -> None:
     """Write ``blobs`` as files of the new folder ``target``, atomically.
 
@@ -198,9 +191,9 @@ def write_directory(blobs: Mapping[str, bytes], target: Path) -> None:
     try:
         for name, blob in blobs.items():
             _write_file(tmp / name, blob)
-        _fsync_folder(tmp)
+        fsync_dir(tmp)
         os.replace(tmp, target)
-        _fsync_folder(target.parent)
+        fsync_dir(target.parent)
     except OSError:
         if not target.is_dir():
             raise
