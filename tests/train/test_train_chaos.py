@@ -22,7 +22,7 @@ SETTINGS = {
     "n_train": 1000,
     "n_val": 500,
     "hidden": "[8]",
-    "n_s": 100,
+    "n_s": 1000,
     "n_cycles": 1,
     "eval_every": 10,
     "checkpoint_every": 2,
@@ -71,7 +71,7 @@ def test_twenty_kills_and_a_rival_end_bit_identical(tmp_path):
             assert f"is in use by PID {proc.pid}" in err.decode()
             assert len(err.decode().strip().splitlines()) == 1
             rival_refused = True
-        time.sleep(rng.uniform(0.0, 0.3))
+        time.sleep(rng.uniform(0.0, 0.1))
         proc.kill()
         proc.wait()
     assert rival_refused
@@ -93,5 +93,6 @@ def test_twenty_kills_and_a_rival_end_bit_identical(tmp_path):
         "history.csv",
         "history.json",
         "metrics.json",
+        "normalization.npz",
         "params.npz",
     ]
