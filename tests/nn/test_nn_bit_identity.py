@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,15 @@ from handprop.train import initial_params, load_config, load_data, packaged_conf
 
 HASHES = json.loads((Path(__file__).parent / "data" / "bit_identity.json").read_text())
 TRAINING_CONFIGS = [n for n in packaged_config_names() if not n.startswith("search_")]
+#: The configs that existed when the hashes were recorded (later ones have no "before").
+RECORDED = sorted(HASHES["gradients"])
+
+#: The hashes were recorded with the compiled kernels; run as plain Python (the nojit env)
+#: they match their NumPy twins to rounding, not bit for bit.
+pytestmark = pytest.mark.skipif(
+    os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"),
+    reason="hashes recorded with the compiled Numba kernels",
+)
 
 
 def digest(params: Params) -> str:
@@ -33,11 +43,11 @@ def digest(params: Params) -> str:
     return h.hexdigest()
 
 
-def test_every_packaged_config_has_a_stored_gradient_hash():
-    assert sorted(HASHES["gradients"]) == TRAINING_CONFIGS
+def test_every_recorded_config_is_still_packaged():
+    assert set(RECORDED) <= set(TRAINING_CONFIGS)
 
 
-@pytest.mark.parametrize("name", TRAINING_CONFIGS)
+@pytest.mark.parametrize("name", RECORDED)
 def test_gradients_are_bit_identical(name):
     config = load_config(name)
     model = config.model
