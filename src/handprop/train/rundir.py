@@ -6,6 +6,7 @@ Layout of ``out_dir``::
     checkpoint/       while the run is unfinished (removed when it completes)
     history.json      evaluation rows (and history.csv)
     params.npz        final parameters (W1, b1, ...; only once the run completed)
+    whitening.npz     the input whitening fitted on the training split (with data.whiten)
     curves.png        cost, loss and accuracy for training and validation
     schedule.png      the learning-rate schedule
     weights.png       the first-layer weights as 32x32 colour images
@@ -31,6 +32,7 @@ from handprop.atomic import (
     write_text_atomic,
 )
 from handprop.data import Splits
+from handprop.data.whiten import save_whitening
 from handprop.errors import ConfigError, DataError
 from handprop.lock import folder_lock
 from handprop.nn.network import evaluate
@@ -41,7 +43,7 @@ from handprop.train.checkpoint import (
     save_checkpoint,
 )
 from handprop.train.config import TrainConfig, config_to_dict, config_to_toml, load_config
-from handprop.train.data import initial_params, load_data
+from handprop.train.data import data_whitening, initial_params, load_data
 from handprop.train.history import History
 from handprop.train.loop import changed_keys, train
 from handprop.train.params_file import save_params
@@ -50,6 +52,7 @@ from handprop.train.state import Status, TrainResult
 CONFIG_FILE = "config.toml"
 METRICS_FILE = "metrics.json"
 PARAMS_FILE = "params.npz"
+WHITENING_FILE = "whitening.npz"
 CHECKPOINT_DIR = "checkpoint"
 HISTORY_FILE = "history.json"
 #: Files whose presence means the folder holds a run's progress.
@@ -219,6 +222,9 @@ def run_experiment(
         data = load_data(config) if data is None else data
         params = initial_params(config, data.train.X.shape[1], len(data.train.class_names))
         write_text_atomic(out / CONFIG_FILE, config_to_toml(config))
+        whitening = data_whitening(config) if config.data.whiten != "none" else None
+        if whitening is not None:
+            save_whitening(whitening, out / WHITENING_FILE)
         result = train(
             params,
             config,
