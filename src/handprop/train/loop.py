@@ -211,7 +211,8 @@ def _check_inputs(params: Params, config: TrainConfig, data: Splits) -> None:
 def _restore(
     checkpoint_dir: Path, config: TrainConfig, params: Params
 ) -> tuple[TrainState, History, float] | None:
-    ckpt = load_checkpoint(checkpoint_dir, params.sizes, params.dtype)
+    template = optimizer(config).init(params)
+    ckpt = load_checkpoint(checkpoint_dir, params.sizes, params.dtype, template)
     if ckpt is None:
         return None
     try:
@@ -226,7 +227,8 @@ def _restore(
             f"cannot resume from {checkpoint_dir}: config differs in {', '.join(changed)}"
         )
     log.info("resuming from step %d in %s", ckpt.step, checkpoint_dir)
-    return TrainState(ckpt.params, ckpt.step), ckpt.history, ckpt.wall_time
+    state = TrainState(ckpt.params, ckpt.step, opt_state=ckpt.opt_state)
+    return state, ckpt.history, ckpt.wall_time
 
 
 def train(
@@ -265,9 +267,10 @@ def train(
     def checkpoint(point: tuple[TrainState, History]) -> None:
         if folder is not None:
             wall = earlier + time.perf_counter() - start
+            s = point[0]
             save_checkpoint(
                 folder,
-                Checkpoint(point[0].params, point[0].t, point[1], config_to_dict(config), wall),
+                Checkpoint(s.params, s.t, point[1], config_to_dict(config), wall, s.opt_state),
             )
             log.info("checkpoint at step %d in %s", point[0].t, folder)
 
@@ -317,4 +320,5 @@ def train(
         diverged_step=diverged,
         steps=state.t,
         wall_time=earlier + time.perf_counter() - start,
+        opt_state=state.opt_state,
     )

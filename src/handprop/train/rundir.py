@@ -175,7 +175,12 @@ def _finish(
     if completed and finite:
         wall = result.wall_time
         point = Checkpoint(
-            result.params, result.steps, result.history, config_to_dict(config), wall
+            result.params,
+            result.steps,
+            result.history,
+            config_to_dict(config),
+            wall,
+            result.opt_state,
         )
         save_checkpoint(out / CHECKPOINT_DIR, point)
     result.history.save(out / "history.json", out / "history.csv")

@@ -50,8 +50,9 @@ class TrainResult:
     """What :func:`handprop.train.train` returns.
 
     ``params`` are the final parameters (for a diverged run, those of the last step
-    whose cost was finite); ``steps`` counts the updates applied; ``wall_time`` is in
-    seconds and includes the time before a resume.
+    whose cost was finite) and ``opt_state`` the optimiser's state with them; ``steps``
+    counts the updates applied; ``wall_time`` is in seconds and includes the time before
+    a resume.
     """
 
     params: Params
@@ -60,3 +61,4 @@ class TrainResult:
     diverged_step: int | None
     steps: int
     wall_time: float
+    opt_state: Any = attrs.field(factory=EmptyState, repr=False)
