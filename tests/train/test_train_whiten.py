@@ -53,7 +53,9 @@ def test_whitened_splits_equal_whitening_the_normalised_splits(dtype):
     whitened, w = whitened_splits(cifar, "all", fit, n_val=10, dtype=dtype)
     np.testing.assert_array_equal(seen[0], plain.train.X)  # fitted on the training split only
     for a, b in zip(
-        (plain.train, plain.val, plain.test), (whitened.train, whitened.val, whitened.test)
+        (plain.train, plain.val, plain.test),
+        (whitened.train, whitened.val, whitened.test),
+        strict=True,
     ):
         np.testing.assert_array_equal(b.X, apply_whitening(w, a.X))
         assert b.X.dtype == np.dtype(dtype) and not b.X.flags.writeable
@@ -70,7 +72,9 @@ def test_eigendecomposition_is_cached_and_a_damaged_cache_is_refitted(tmp_path, 
     calls = []
     monkeypatch.setattr(data_module, "covariance_eigen", lambda X: calls.append(1) or (0, 0, 0))
     again = data_module.eigen_cached(X)
-    assert not calls and all(np.array_equal(a, b) for a, b in zip(again, (mean, lam, U)))
+    assert not calls and all(
+        np.array_equal(a, b) for a, b in zip(again, (mean, lam, U), strict=True)
+    )
     assert not list((tmp_path / "whitening").glob("eigen-*.npz"))[1:]  # one file per input
 
     other = X.copy()
@@ -86,7 +90,7 @@ def test_eigendecomposition_is_cached_and_a_damaged_cache_is_refitted(tmp_path, 
         else:
             path.write_bytes(damage)
         refit = data_module.eigen_cached(X)
-        assert all(np.allclose(a, b) for a, b in zip(refit, (mean, lam, U)))
+        assert all(np.allclose(a, b) for a, b in zip(refit, (mean, lam, U), strict=True))
 
 
 @pytest.mark.parametrize(
