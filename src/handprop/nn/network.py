@@ -117,16 +117,19 @@ def cross_entropy_and_gradients(
 
 
 def loss_and_gradients(
-    params: Params, X: Array, y: Array, lam: float, mask: Masks = None
+    params: Params, X: Array, y: Array, lam: float, mask: Masks = None, smoothing: float = 0.0
 ) -> tuple[float, float, Grads]:
-    """``(loss, cost, grads)`` on one batch."""
-    loss, grads = cross_entropy_and_gradients(params, X, y, lam, mask)
+    """``(loss, cost, grads)`` on one batch (``smoothing``: label smoothing of the loss)."""
+    loss, grads = cross_entropy_and_gradients(params, X, y, lam, mask, smoothing)
     return loss, loss + L.l2_penalty(decayed_arrays(params), lam), grads
 
 
-def gradients(params: Params, X: Array, y: Array, lam: float, mask: Masks = None) -> Grads:
-    """Gradient record of ``cost(params, X, y, lam)`` (with a fixed dropout mask, if given)."""
-    return loss_and_gradients(params, X, y, lam, mask)[2]
+def gradients(
+    params: Params, X: Array, y: Array, lam: float, mask: Masks = None, smoothing: float = 0.0
+) -> Grads:
+    """Gradient record of ``cost(params, X, y, lam)`` (with a fixed dropout mask, if given,
+    and label smoothing ``smoothing``)."""
+    return loss_and_gradients(params, X, y, lam, mask, smoothing)[2]
 
 
 def scores(params: Params, X: Array) -> Array:
