@@ -10,7 +10,7 @@ triangular learning-rate schedule; the error of a case is the largest relative d
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -30,7 +30,7 @@ class OptimizerCase:
     """One optimiser with its options (``lam`` included) to check."""
 
     name: str
-    options: Mapping[str, float] = attrs.field(factory=dict, converter=dict)
+    options: dict[str, float] = attrs.field(factory=dict)
 
     @property
     def label(self) -> str:
