@@ -128,7 +128,7 @@ def load_data(config: TrainConfig) -> Splits:
 
 def data_whitening(config: TrainConfig) -> Whitening | None:
     """The whitening :func:`load_data` applies for ``config`` (None without one)."""
-    return _prepared(*_key(config))[1]
+    return None if config.data.whiten == "none" else _prepared(*_key(config))[1]
 
 
 def training_bytes(config: TrainConfig, d_in: int = 3072, n_classes: int = 10) -> int:

@@ -32,7 +32,7 @@ from handprop.atomic import (
     write_text_atomic,
 )
 from handprop.data import Splits
-from handprop.data.whiten import save_whitening
+from handprop.data.whiten import Whitening, save_whitening
 from handprop.errors import ConfigError, DataError
 from handprop.lock import folder_lock
 from handprop.nn.network import evaluate
@@ -205,6 +205,7 @@ def run_experiment(
     out_dir: str | Path,
     *,
     data: Splits | None = None,
+    whitening: Whitening | None = None,
     resume: bool = False,
     progress: bool = True,
     figures: Sequence[str] = ("png",),
@@ -215,7 +216,10 @@ def run_experiment(
     reported as it is; a run of another config is refused); without it, a folder that
     already holds a run is refused rather than overwritten. The folder is locked for
     the whole call (:func:`~handprop.lock.folder_lock`); every file is written
-    atomically, ``metrics.json`` last.
+    atomically, ``metrics.json`` last. Without ``data``, the data (and, with
+    ``data.whiten``, the whitening fitted on its training split) come from
+    :func:`~handprop.train.load_data`; with it, ``whitening`` is the one applied to it, if any.
+    Either is stored as ``whitening.npz``.
     """
     out = Path(out_dir)
     with folder_lock(out):
@@ -224,10 +228,10 @@ def run_experiment(
         done = _check_folder(out, config, resume)
         if done is not None:
             return done
-        data = load_data(config) if data is None else data
+        if data is None:
+            data, whitening = load_data(config), data_whitening(config)
         params = initial_params(config, data.train.X.shape[1], len(data.train.class_names))
         write_text_atomic(out / CONFIG_FILE, config_to_toml(config))
-        whitening = data_whitening(config) if config.data.whiten != "none" else None
         if whitening is not None:
             save_whitening(whitening, out / WHITENING_FILE)
         result = train(
