@@ -10,6 +10,7 @@ import pytest
 from handprop import verify as gc
 from handprop.cli import main
 from handprop.errors import ConfigError
+from handprop.kernels.softmax import softmax_xent
 
 SMALL = [gc.CheckCase((), lam=0.1), gc.CheckCase((6,), lam=0.01, dropout=0.5)]
 
@@ -42,6 +43,7 @@ def test_gradcheck_case_labels_and_one_layer_has_no_dropout():
     assert gc.CheckCase([], 0.1, 0.5).label == "1-layer, lam=0.1"
     assert gc.CheckCase((50,), 0.01, 0.5).label == "2-layer m=50, lam=0.01, dropout=0.5"
     assert gc.CheckCase((100, 50), 0.0).label == "3-layer m=100,50, lam=0"
+    assert gc.CheckCase((5,), 0.0, 0.0, 0.1).label == "2-layer m=5, lam=0, smoothing=0.1"
 
 
 def test_gradcheck_fixed_masks_are_inverted_dropout_multipliers():
@@ -117,8 +119,11 @@ def test_gradcheck_cli_writes_table_latex_and_json(tmp_path, capsys):
     assert code == 0
     assert "4 random standard-normal rows" in out and "passed" in out
     rows = gc.from_json(out_json.read_text())
-    # one-layer x 2 lambdas (dropout ignored) + three-layer x 2 lambdas x 2 rates
-    assert len({r.case for r in rows}) == 2 + 4
+    # (one-layer x 2 lambdas (dropout ignored) + three-layer x 2 lambdas x 2 rates)
+    # x 2 label smoothings (0 and 0.1 by default)
+    assert len({r.case for r in rows}) == (2 + 4) * 2
+    assert {r.case.smoothing for r in rows} == {0.0, 0.1}
+    assert "Optimiser updates against torch.optim" in out and "adamw(" in out
     assert {r.case.hidden for r in rows} == {(), (4, 3)}
     assert out_tex.read_text().startswith(r"\begin{tabular}")
 
@@ -144,3 +149,28 @@ def test_gradcheck_cli_exits_1_on_a_wrong_gradient(monkeypatch, capsys):
     code = main(["gradcheck", "--hidden", "5", "--dropout", "0.5", "--n", "6", "--fd-coords", "1"])
     assert code == 1
     assert "FAILED 2-layer m=5, lam=0.01, dropout=0.5 W1" in capsys.readouterr().err
+
+
+def test_a_wrong_label_smoothing_gradient_fails_the_check(monkeypatch):
+    from handprop.nn import network
+
+    def forgets_smoothing(scores, y, smoothing=0.0):
+        return softmax_xent(scores, y)
+
+    monkeypatch.setattr(network, "softmax_xent", forgets_smoothing)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((6, 7)), rng.integers(0, 3, 6)
+    rows = gc.gradcheck_table([gc.CheckCase((4,), 0.01, 0.0, 0.2)], X, y, n_classes=3)
+    assert gc.failures(rows)
+
+
+def test_optimiser_checks_pass_and_catch_a_wrong_update(monkeypatch):
+    from handprop.optim import transforms
+    from handprop.verify import optimizers
+
+    rows = optimizers.optimizer_table(steps=5)
+    assert not optimizers.optimizer_failures(rows)
+    assert {r.case.name for r in rows} == {"sgd", "momentum", "nesterov", "adam", "adamw"}
+    monkeypatch.setitem(transforms._FACTORIES, "nesterov", transforms.momentum)
+    wrong = optimizers.optimizer_table([optimizers.OptimizerCase("nesterov", {"momentum": 0.9})])
+    assert optimizers.optimizer_failures(wrong)

@@ -11,80 +11,22 @@ from handprop.errors import ConfigError
 from handprop.nn.params import Params, init_params, params_equal
 from handprop.optim import OPTIMIZER_NAMES, apply_updates, make_optimizer
 from handprop.train.loop import sgd_l2_step
-from handprop.train.schedules import triangular
+from handprop.verify.optimizers import OPTIMIZER_CASES, check_optimizer
 
 STEPS = 25
 SIZES = (7, (5, 4), 3)
-LAM = 0.05
 
 
 def _grads(rng: np.random.Generator, params: Params, dtype=np.float64) -> Params:
     return params.map(lambda a: rng.standard_normal(a.shape).astype(dtype))
 
 
-def _torch_optimizer(name: str, weights, biases, opts: dict, lam: float):
-    torch = pytest.importorskip("torch")
-    if name in ("sgd", "momentum", "nesterov"):
-        extra = {"momentum": opts.get("momentum", 0.0), "nesterov": name == "nesterov"}
-        cls = torch.optim.SGD
-    else:
-        extra = {
-            "betas": (opts.get("b1", 0.9), opts.get("b2", 0.999)),
-            "eps": opts.get("eps", 1e-8),
-        }
-        cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
-    decay = opts.get("weight_decay", 0.0) if name == "adamw" else 2 * lam
-    groups = [{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": 0.0}]
-    return cls(groups, lr=1.0, **extra)
-
-
-CASES = [
-    ("sgd", {}, LAM),
-    ("momentum", {"momentum": 0.9}, LAM),
-    ("momentum", {"momentum": 0.5}, 0.0),
-    ("nesterov", {"momentum": 0.9}, LAM),
-    ("adam", {}, LAM),
-    ("adam", {"b1": 0.8, "b2": 0.99, "eps": 1e-6}, 0.0),
-    ("adamw", {"weight_decay": 0.1}, 0.0),
-    ("adamw", {"b1": 0.3, "b2": 0.9, "eps": 1e-3, "weight_decay": 0.5}, 0.0),
-]
-
-
-def _max_rel_error(ours: Params, theirs: list) -> float:
-    arrays = [a for layer in ours.layers for a in (layer.W, layer.b)]
-    return max(
-        float(np.max(np.abs(a - t.detach().numpy()) / np.abs(t.detach().numpy())))
-        for a, t in zip(arrays, theirs, strict=True)
-    )
-
-
-@pytest.mark.parametrize(("name", "opts", "lam"), CASES)
-def test_matches_torch_optim_step_for_step(name, opts, lam):
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(11)
-    params = init_params(*SIZES, seed=3, dtype=np.float64, init="normal_0.01")
-    params = params.map(lambda a: a + 0.5 * np.sign(a))  # keep clear of 0 for relative errors
-    tensors = [torch.tensor(a, requires_grad=True) for a in params.arrays().values()]
-    opt = _torch_optimizer(name, tensors[0::2], tensors[1::2], opts, lam)
-    ours = (
-        make_optimizer(name, lam=lam, **opts) if name != "adamw" else make_optimizer(name, **opts)
-    )
-    state = ours.init(params)
-    schedule = triangular(1e-3, 0.1, 5)
-    worst = 0.0
-    for t in range(STEPS):
-        grads = _grads(rng, params)
-        lr = schedule(t)
-        for tensor, g in zip(tensors, grads.arrays().values(), strict=True):
-            tensor.grad = torch.tensor(g)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        opt.step()
-        updates, state = ours.update(grads, state, params, lr)
-        params = apply_updates(params, updates)
-        worst = max(worst, _max_rel_error(params, tensors))
-    print(f"{name} {opts} lam={lam}: max relative error {worst:.2e}")
-    assert worst <= 1e-12
+@pytest.mark.parametrize("case", OPTIMIZER_CASES, ids=lambda c: c.label)
+def test_matches_torch_optim_step_for_step(case):
+    pytest.importorskip("torch")
+    row = check_optimizer(case, steps=STEPS)
+    print(f"{case.label}: max relative error {row.max_rel:.2e}")
+    assert row.max_rel <= 1e-12
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -108,8 +108,8 @@ def test_config_is_frozen():
 
 def test_unknown_keys_list_the_valid_ones():
     with pytest.raises(ConfigError) as err:
-        config_from_dict({"lambda": 0.1, "lam": 0.1, "optimizer": {"momentum": 0.9}})
-    assert "unknown config key(s) lambda, optimizer.momentum" in str(err.value)
+        config_from_dict({"lambda": 0.1, "lam": 0.1, "optimizer": {"nu": 0.9}})
+    assert "unknown config key(s) lambda, optimizer.nu" in str(err.value)
     assert "valid keys: model.hidden, model.init, model.dtype" in str(err.value)
 
 

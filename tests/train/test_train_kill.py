@@ -11,11 +11,13 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from handprop.nn import params_equal
 from handprop.train import config_from_dict, initial_params, load_checkpoint, train
 from handprop.train.checkpoint import CHECKPOINT_JSON
+from handprop.train.loop import optimizer
 
 CONFIG = config_from_dict(
     dict(
@@ -31,6 +33,20 @@ CONFIG = config_from_dict(
         seed=11,
     )
 )
+
+#: Optimisers with a state (momentum buffers, Adam moments and step count), label smoothing.
+STATEFUL = {
+    "nesterov": CONFIG.with_values({"optimizer.name": "nesterov", "eta_max": 0.01}),
+    "adamw": CONFIG.with_values(
+        {
+            "optimizer.name": "adamw",
+            "weight_decay": 1e-2,
+            "eta_max": 1e-3,
+            "label_smoothing": 0.1,
+        }
+    ),
+}
+CONFIGS = {"sgd": CONFIG, **STATEFUL}
 
 CHILD = textwrap.dedent(
     """
@@ -61,12 +77,15 @@ def _checkpoint_step(folder: Path) -> int:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
-def test_sigkill_then_resume_is_bit_identical(splits32, tmp_path):
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_sigkill_then_resume_is_bit_identical(name, splits32, tmp_path):
+    from handprop.optim import state_arrays
     from handprop.train import config_to_dict
 
+    config = CONFIGS[name]
     folder = tmp_path / "ckpt"
     script = CHILD.format(
-        tests=str(Path(__file__).parent), config=config_to_dict(CONFIG), folder=str(folder)
+        tests=str(Path(__file__).parent), config=config_to_dict(config), folder=str(folder)
     )
     child = subprocess.Popen([sys.executable, "-c", script], env=os.environ.copy())
     try:
@@ -80,18 +99,22 @@ def test_sigkill_then_resume_is_bit_identical(splits32, tmp_path):
     finally:
         if child.poll() is None:
             child.kill()
-    total = CONFIG.total_steps(len(splits32.train.y))
-    killed_at = load_checkpoint(folder).step
+    total = config.total_steps(len(splits32.train.y))
+    params = initial_params(config)
+    killed_at = load_checkpoint(folder, opt_state=optimizer(config).init(params)).step
     assert 20 <= killed_at < total
 
-    resumed = train(
-        initial_params(CONFIG), CONFIG, data=splits32, checkpoint_dir=folder, resume=True
-    )
-    full = train(initial_params(CONFIG), CONFIG, data=splits32)
+    resumed = train(params, config, data=splits32, checkpoint_dir=folder, resume=True)
+    full = train(params, config, data=splits32)
     assert resumed.status == full.status == "completed"
     assert resumed.steps == full.steps == total
     assert params_equal(resumed.params, full.params)
     assert resumed.history == full.history
+    saved, final = state_arrays(resumed.opt_state), state_arrays(full.opt_state)
+    assert saved.keys() == final.keys()
+    assert all(np.array_equal(saved[k], final[k]) for k in saved)
+    if name != "sgd":
+        assert saved  # the state was really carried through the kill
 
 
 def test_corrupt_checkpoint_is_a_data_error(splits32, tmp_path):
@@ -123,3 +146,40 @@ def test_no_temporary_files_are_left(splits32, tmp_path):
     train(initial_params(CONFIG), CONFIG, data=splits32, checkpoint_dir=tmp_path)
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [CHECKPOINT_JSON, "params-00000080.npz"]
+
+
+def test_optimiser_state_is_checkpointed_beside_the_parameters(splits32, tmp_path):
+    config = STATEFUL["adamw"]
+    train(initial_params(config), config, data=splits32, checkpoint_dir=tmp_path)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [CHECKPOINT_JSON, "optim-00000080.npz", "params-00000080.npz"]
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("garbage", "cannot read arrays"),
+        ("nan", "not finite"),
+        ("missing", "holds no optimiser state"),
+    ],
+)
+def test_damaged_optimiser_state_is_a_data_error(damage, message, splits32, tmp_path):
+    from handprop.errors import DataError
+
+    config = STATEFUL["nesterov"]
+    params = initial_params(config)
+    train(params, config, data=splits32, checkpoint_dir=tmp_path)
+    meta = json.loads((tmp_path / CHECKPOINT_JSON).read_text())
+    optim = tmp_path / meta["optim_file"]
+    if damage == "garbage":
+        optim.write_bytes(b"not a zip")
+    elif damage == "nan":
+        with np.load(optim) as npz:
+            arrays = dict(npz)
+        arrays["trace.W1"][0, 0] = np.nan
+        np.savez(optim, **arrays)
+    else:
+        del meta["optim_file"]
+        (tmp_path / CHECKPOINT_JSON).write_text(json.dumps(meta))
+    with pytest.raises(DataError, match=message):
+        train(params, config, data=splits32, checkpoint_dir=tmp_path, resume=True)

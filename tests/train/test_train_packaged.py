@@ -33,7 +33,7 @@ def few_steps(name: str):
 
 
 def test_all_addendum_configs_present():
-    assert len(TRAINING_CONFIGS) == 12
+    assert len(TRAINING_CONFIGS) == 13
 
 
 @pytest.mark.parametrize("name", TRAINING_CONFIGS)
@@ -77,3 +77,17 @@ def test_final_two_layer_runs_reach_the_acceptance_accuracy(name, at_least, cifa
     result = train(initial_params(config), config, data=data)
     assert result.status == "completed"
     assert 100 * accuracy(result.params, data.test.X, data.test.y) >= at_least
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_beyond_two_layer_trains_on_real_data(cifar10, tmp_path):
+    """The issue-11 config (whitening, optimiser, label smoothing), cut to a few hundred
+    steps on a small training set: it trains, learns and stores its whitening."""
+    config = load_config("beyond_two_layer").with_overrides(
+        ["n_train=2000", "n_val=500", "n_s=100", "n_cycles=1", "eval_every=100"]
+    )
+    summary = run_experiment(config, tmp_path, progress=False, figures=())
+    assert summary.status == "completed"
+    assert summary.best_val_acc > 0.2
+    assert (tmp_path / "whitening.npz").is_file()

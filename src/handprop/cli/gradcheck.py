@@ -30,8 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Compare handprop's analytic gradients with PyTorch autograd (float64) and with "
             "five-point centred finite differences, and print the max absolute and max relative "
-            "error per parameter for every network x lambda x dropout combination. Exits 1 when "
-            "an error exceeds the acceptance thresholds (torch max abs 1e-12, FD max rel 1e-6)."
+            "error per parameter for every network x lambda x dropout x label smoothing "
+            "combination; then each optimiser's updates against torch.optim. Exits 1 when an "
+            "error exceeds the acceptance thresholds (torch max abs 1e-12, FD max rel 1e-6, "
+            "optimiser max rel 1e-12)."
         ),
     )
     parser.add_argument(
@@ -57,6 +59,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         default=[0.0, 0.5],
         help="dropout rates of the fixed masks; 0 = no dropout (default: 0 and 0.5)",
+    )
+    parser.add_argument(
+        "--smoothing",
+        type=float,
+        nargs="+",
+        default=[0.0, 0.1],
+        help="label smoothing of the loss; 0 = none (default: 0 and 0.1)",
     )
     parser.add_argument("--n", type=int, default=20, help="number of input rows (default 20)")
     parser.add_argument(
@@ -88,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
     hiddens = args.hidden or [NETWORKS[name] for name in args.net]
     cases = list(
         dict.fromkeys(  # one-layer cases ignore dropout: drop the duplicates
-            gradcheck.CheckCase(h, lam, p)
-            for h, lam, p in itertools.product(hiddens, args.lam, args.dropout)
+            gradcheck.CheckCase(h, lam, p, s)
+            for h, lam, p, s in itertools.product(hiddens, args.lam, args.dropout, args.smoothing)
         )
     )
     if args.real:
@@ -111,12 +120,18 @@ def run(args: argparse.Namespace) -> int:
             "seed": args.seed,
         }
         write_text_atomic(args.json, gradcheck.to_json(rows, **settings) + "\n")
-    problems = gradcheck.failures(rows)
+    from handprop.verify import optimizers
+
+    optim_rows = optimizers.optimizer_table(seed=args.seed)
+    print("Optimiser updates against torch.optim, float64:")
+    print(optimizers.optimizer_text(optim_rows))
+    problems = gradcheck.failures(rows) + optimizers.optimizer_failures(optim_rows)
     for message in problems:
         print(f"handprop gradcheck: FAILED {message}", file=sys.stderr)
     if not problems:
         print(
             f"passed: torch max abs <= {gradcheck.MAX_TORCH_ABS:g}"
             + (f", FD max rel <= {gradcheck.MAX_FD_REL:g}" if args.fd_coords else "")
+            + f", optimiser max rel <= {optimizers.MAX_OPTIM_REL:g}"
         )
     return 1 if problems else 0

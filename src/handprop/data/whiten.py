@@ -80,6 +80,55 @@ def _chunks(n: int, chunk: int) -> range:
     return range(0, n, chunk)
 
 
+def covariance_eigen(X: np.ndarray, *, chunk: int = CHUNK) -> tuple[Array64, Array64, Array64]:
+    """``(mean (d,), lam (d,) ascending, U (d, d))``: the column means of ``X`` (n, d) and
+    the eigendecomposition ``C = U diag(lam) U^T`` of its covariance, in float64.
+
+    Memory beyond ``X``: a few (d, d) float64 arrays and one (chunk, d) float64 chunk.
+    """
+    if X.ndim != 2 or len(X) < 2:
+        raise ConfigError(f"whitening needs at least 2 rows (n, d), got shape {X.shape}")
+    n, d = X.shape
+    rows = _chunks(n, chunk)
+    mean = sum((X[i : i + chunk].sum(axis=0, dtype=np.float64) for i in rows), np.zeros(d)) / n
+    cov = np.zeros((d, d))
+    for i in rows:
+        xc = X[i : i + chunk].astype(np.float64)
+        xc -= mean
+        cov += xc.T @ xc
+    cov /= n
+    lam, U = np.linalg.eigh(cov)  # ascending eigenvalues
+    return mean, lam, U
+
+
+def whitening_from_eigen(
+    mean: Array64,
+    lam: Array64,
+    U: Array64,
+    method: Method = "zca",
+    eps: float = 0.1,
+    *,
+    n_components: int | None = None,
+) -> Whitening:
+    """The whitening of a :func:`covariance_eigen` result (cheap: no second decomposition,
+    so one decomposition serves every ``method`` and ``eps``)."""
+    _check_method(method)
+    _check_eps(eps)
+    d = len(mean)
+    k = d if n_components is None else n_components
+    if not 1 <= k <= d or (method == "zca" and k != d):
+        allowed = f"{d} (ZCA)" if method == "zca" else f"[1, {d}]"
+        raise ConfigError(f"n_components must be {allowed}, got {n_components!r}")
+    scale = 1.0 / np.sqrt(np.maximum(lam, 0.0) + eps)
+    if method == "zca":
+        matrix = (U * scale) @ U.T
+        matrix += matrix.T  # exactly symmetric
+        matrix *= 0.5
+    else:
+        matrix = U[:, ::-1][:, :k] * scale[::-1][:k]
+    return Whitening(mean, matrix, method, float(eps))
+
+
 def fit_whitening(
     X: np.ndarray,
     method: Method = "zca",
@@ -95,31 +144,9 @@ def fit_whitening(
     """
     _check_method(method)
     _check_eps(eps)
-    if X.ndim != 2 or len(X) < 2:
-        raise ConfigError(f"whitening needs at least 2 rows (n, d), got shape {X.shape}")
-    n, d = X.shape
-    k = d if n_components is None else n_components
-    if not 1 <= k <= d or (method == "zca" and k != d):
-        allowed = f"{d} (ZCA)" if method == "zca" else f"[1, {d}]"
-        raise ConfigError(f"n_components must be {allowed}, got {n_components!r}")
-    rows = _chunks(n, chunk)
-    mean = sum((X[i : i + chunk].sum(axis=0, dtype=np.float64) for i in rows), np.zeros(d)) / n
-    cov = np.zeros((d, d))
-    for i in rows:
-        xc = X[i : i + chunk].astype(np.float64)
-        xc -= mean
-        cov += xc.T @ xc
-    cov /= n
-    lam, U = np.linalg.eigh(cov)  # ascending eigenvalues
-    del cov
-    scale = 1.0 / np.sqrt(np.maximum(lam, 0.0) + eps)
-    if method == "zca":
-        matrix = (U * scale) @ U.T
-        matrix += matrix.T  # exactly symmetric
-        matrix *= 0.5
-    else:
-        matrix = U[:, ::-1][:, :k] * scale[::-1][:k]
-    return Whitening(mean, matrix, method, float(eps))
+    return whitening_from_eigen(
+        *covariance_eigen(X, chunk=chunk), method, eps, n_components=n_components
+    )
 
 
 def apply_whitening(

@@ -98,29 +98,38 @@ class Evaluation:
 
 
 def cross_entropy_and_gradients(
-    params: Params, X: Array, y: Array, lam: float = 0.0, mask: Masks = None
+    params: Params,
+    X: Array,
+    y: Array,
+    lam: float = 0.0,
+    mask: Masks = None,
+    smoothing: float = 0.0,
 ) -> tuple[float, Grads]:
     """Mean cross-entropy on one batch and the gradients of ``loss + lam sum ||W||^2``.
 
     With ``lam = 0`` these are the data-term gradients alone: the training step adds the
-    L2 term in its fused update (:func:`handprop.kernels.sgd_l2_update`).
+    L2 term in its update (:func:`handprop.kernels.sgd_l2_update`, :mod:`handprop.optim`).
+    ``smoothing`` is label smoothing of the targets (0: none).
     """
     scores, caches = forward(params, X, mask)
-    loss, dscores = softmax_xent(scores, y)  # the fused softmax cross-entropy pair
+    loss, dscores = softmax_xent(scores, y, smoothing)  # the fused softmax cross-entropy pair
     return loss, backward(params, dscores, caches, lam)
 
 
 def loss_and_gradients(
-    params: Params, X: Array, y: Array, lam: float, mask: Masks = None
+    params: Params, X: Array, y: Array, lam: float, mask: Masks = None, smoothing: float = 0.0
 ) -> tuple[float, float, Grads]:
-    """``(loss, cost, grads)`` on one batch."""
-    loss, grads = cross_entropy_and_gradients(params, X, y, lam, mask)
+    """``(loss, cost, grads)`` on one batch (``smoothing``: label smoothing of the loss)."""
+    loss, grads = cross_entropy_and_gradients(params, X, y, lam, mask, smoothing)
     return loss, loss + L.l2_penalty(decayed_arrays(params), lam), grads
 
 
-def gradients(params: Params, X: Array, y: Array, lam: float, mask: Masks = None) -> Grads:
-    """Gradient record of ``cost(params, X, y, lam)`` (with a fixed dropout mask, if given)."""
-    return loss_and_gradients(params, X, y, lam, mask)[2]
+def gradients(
+    params: Params, X: Array, y: Array, lam: float, mask: Masks = None, smoothing: float = 0.0
+) -> Grads:
+    """Gradient record of ``cost(params, X, y, lam)`` (with a fixed dropout mask, if given,
+    and label smoothing ``smoothing``)."""
+    return loss_and_gradients(params, X, y, lam, mask, smoothing)[2]
 
 
 def scores(params: Params, X: Array) -> Array:

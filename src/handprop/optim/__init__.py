@@ -13,6 +13,8 @@ from handprop.optim.transforms import (
     momentum,
     nesterov,
     sgd,
+    state_arrays,
+    state_from_arrays,
 )
 
 __all__ = [
@@ -28,4 +30,6 @@ __all__ = [
     "momentum",
     "nesterov",
     "sgd",
+    "state_arrays",
+    "state_from_arrays",
 ]

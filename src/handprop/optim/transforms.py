@@ -272,6 +272,35 @@ def adamw(
     return _adam(b1, b2, eps, lam, weight_decay)
 
 
+def state_arrays(state: Any) -> dict[str, Array]:
+    """A flat ``{name: array}`` view of an optimiser state for files: Params fields as
+    ``"<field>.W1"``, ``"<field>.b1"``, ..., integer fields as 0-d int64 arrays."""
+    out: dict[str, Array] = {}
+    for f in attrs.fields(type(state)):
+        value = getattr(state, f.name)
+        if isinstance(value, Params):
+            out.update({f"{f.name}.{k}": a for k, a in value.arrays().items()})
+        else:
+            out[f.name] = np.asarray(value, np.int64)
+    return out
+
+
+def state_from_arrays(template: Any, arrays: dict[str, Array]) -> Any:
+    """Inverse of :func:`state_arrays`, for a state of the same type as ``template``."""
+    values: dict[str, Any] = {}
+    for f in attrs.fields(type(template)):
+        if isinstance(getattr(template, f.name), Params):
+            prefix = f"{f.name}."
+            values[f.name] = Params.from_arrays(
+                {k[len(prefix) :]: a for k, a in arrays.items() if k.startswith(prefix)}
+            )
+        else:
+            values[f.name] = int(arrays[f.name])
+            if values[f.name] < 0:
+                raise ValueError(f"{f.name} must be >= 0, got {values[f.name]}")
+    return type(template)(**values)
+
+
 _FACTORIES: dict[str, Callable[..., GradientTransformation]] = {
     "sgd": sgd,
     "momentum": momentum,

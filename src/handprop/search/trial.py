@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 import attrs
 import numpy as np
 
-from handprop.data import Cifar10, Splits, load_cifar10, normalized_splits
+from handprop.data import Cifar10, Splits, load_cifar10
 from handprop.data.dataset import Scheme
+from handprop.data.normalize import whitened_splits
 from handprop.data.source import KNOWN_HASH, URL, given
 from handprop.errors import ConfigError
 from handprop.search.executor import blas_threads, undo_malloc_trim
@@ -123,13 +124,22 @@ def _cifar10(data: DataSource) -> Cifar10:
 
 @functools.lru_cache(maxsize=1)
 def prepared_splits(
-    data: DataSource, split: Scheme, n_val: int, n_train: int, dtype: str
+    data: DataSource,
+    split: Scheme,
+    n_val: int,
+    n_train: int,
+    dtype: str,
+    whiten: str = "none",
+    whiten_eps: float = 0.1,
 ) -> Splits:
-    """The normalised splits of ``data``, loaded once per process and kept for the next
-    trial with the same source, split settings and dtype."""
-    return normalized_splits(
-        _cifar10(data), split, n_val=n_val, n_train=n_train or None, dtype=dtype
-    )
+    """The normalised (and whitened) splits of ``data``, loaded once per process and kept
+    for the next trial with the same source, split settings, dtype and whitening."""
+    from handprop.train.data import whitening_fit
+
+    fit = whitening_fit(whiten, whiten_eps)
+    return whitened_splits(
+        _cifar10(data), split, fit, n_val=n_val, n_train=n_train or None, dtype=dtype
+    )[0]
 
 
 @attrs.frozen
@@ -149,7 +159,7 @@ class TrainTrial:
 
         data = self.data or DataSource.resolve()
         d, dtype = config.data, config.model.dtype
-        splits = prepared_splits(data, d.split, d.n_val, d.n_train, dtype)
+        splits = prepared_splits(data, d.split, d.n_val, d.n_train, dtype, d.whiten, d.whiten_eps)
         result = train(
             initial_params(config), config, data=splits, checkpoint_dir=checkpoint_dir, resume=True
         )

@@ -1,10 +1,11 @@
 """Atomic checkpoints that load without pickle: parameters in ``.npz``, the rest in JSON.
 
 A checkpoint folder holds ``checkpoint.json`` (step, history, config, wall time and
-the name of the parameter file) and ``params-<step>.npz``. Each file is written to a
-temporary name and renamed into place; the JSON is renamed last, so it only ever
-points at a complete parameter file and a crash at any moment leaves the previous
-checkpoint intact.
+the names of the array files), ``params-<step>.npz`` and, for optimisers with a state
+(momentum buffers, Adam moments), ``optim-<step>.npz``
+(:func:`~handprop.optim.state_arrays`). Each file is written to a temporary name and
+renamed into place; the JSON is renamed last, so it only ever points at complete array
+files and a crash at any moment leaves the previous checkpoint intact.
 """
 
 from __future__ import annotations
@@ -19,52 +20,63 @@ import attrs
 from handprop.atomic import remove_temporaries, save_npz_atomic, write_json_atomic
 from handprop.errors import DataError
 from handprop.nn.params import Params
+from handprop.optim import EmptyState, state_arrays, state_from_arrays
 from handprop.train.history import History
-from handprop.train.params_file import load_params
+from handprop.train.params_file import load_arrays, load_params
 
 CHECKPOINT_JSON = "checkpoint.json"
 FORMAT = 1
+#: The keys of ``checkpoint.json`` naming array files, and their file name prefixes.
+FILE_KEYS = {"params_file": "params", "optim_file": "optim"}
 
 
 @attrs.frozen
 class Checkpoint:
-    """A restored training point: ``params`` after ``step`` updates."""
+    """A restored training point: ``params`` and the optimiser state after ``step`` updates."""
 
     params: Params
     step: int
     history: History
     config: dict[str, Any]
     wall_time: float
+    opt_state: Any = attrs.field(factory=EmptyState)
 
 
 def save_checkpoint(directory: str | Path, checkpoint: Checkpoint) -> None:
     """Write ``checkpoint`` into ``directory`` atomically and drop older parameter files."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    params_name = f"params-{checkpoint.step:08d}.npz"
-    previous = _params_file(folder)
-    arrays: dict[str, Any] = dict(checkpoint.params.arrays())
-    save_npz_atomic(folder / params_name, arrays)
+    previous = _array_files(folder)
+    contents: dict[str, dict[str, Any]] = {
+        "params_file": dict(checkpoint.params.arrays()),
+        "optim_file": state_arrays(checkpoint.opt_state),
+    }
+    names = {}
+    for key, arrays in contents.items():
+        if arrays:
+            names[key] = f"{FILE_KEYS[key]}-{checkpoint.step:08d}.npz"
+            save_npz_atomic(folder / names[key], arrays)
     meta = {
         "format": FORMAT,
         "step": checkpoint.step,
-        "params_file": params_name,
+        **names,
         "wall_time": checkpoint.wall_time,
         "config": checkpoint.config,
         "history": checkpoint.history.to_json(),
     }
     write_json_atomic(folder / CHECKPOINT_JSON, meta)
-    if previous and previous != params_name:
-        (folder / previous).unlink(missing_ok=True)
+    for name in previous - set(names.values()):
+        (folder / name).unlink(missing_ok=True)
 
 
-def _params_file(folder: Path) -> str | None:
-    """The parameter file named by the folder's current checkpoint (None if unreadable)."""
+def _array_files(folder: Path) -> set[str]:
+    """The array files named by the folder's current checkpoint (none if unreadable)."""
     try:
-        name = json.loads((folder / CHECKPOINT_JSON).read_text(encoding="utf-8"))["params_file"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return name if isinstance(name, str) and name == Path(name).name else None
+        meta = json.loads((folder / CHECKPOINT_JSON).read_text(encoding="utf-8"))
+        names = {meta[key] for key in FILE_KEYS if key in meta}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return set()
+    return {n for n in names if isinstance(n, str) and n == Path(n).name}
 
 
 def prune_checkpoint(directory: str | Path) -> None:
@@ -72,21 +84,28 @@ def prune_checkpoint(directory: str | Path) -> None:
     files the checkpoint does not name. Call only while holding the run folder's lock."""
     folder = Path(directory)
     remove_temporaries(folder)
-    current = _params_file(folder)
-    for path in folder.glob("params-*.npz"):
-        if path.name != current:
-            path.unlink(missing_ok=True)
+    current = _array_files(folder)
+    for prefix in FILE_KEYS.values():
+        for path in folder.glob(f"{prefix}-*.npz"):
+            if path.name not in current:
+                path.unlink(missing_ok=True)
 
 
 def load_checkpoint(
-    directory: str | Path, sizes: Sequence[int] | None = None, dtype: Any = None
+    directory: str | Path,
+    sizes: Sequence[int] | None = None,
+    dtype: Any = None,
+    opt_state: Any = None,
 ) -> Checkpoint | None:
     """The checkpoint in ``directory``, or None if there is none.
 
     ``sizes`` and ``dtype`` are the network's layer sizes and dtype, checked before the
-    parameters are read (see :func:`~handprop.train.params_file.load_params`). Raises
+    parameters are read (see :func:`~handprop.train.params_file.load_params`).
+    ``opt_state`` is the optimiser's initial state: the saved state must have its type,
+    array names, shapes and dtypes (None: an empty state is expected). Raises
     :class:`DataError` if the files are unreadable or inconsistent.
     """
+    template = EmptyState() if opt_state is None else opt_state
     folder = Path(directory)
     meta_path = folder / CHECKPOINT_JSON
     if not meta_path.is_file():
@@ -98,15 +117,26 @@ def load_checkpoint(
             raise ValueError(f"{CHECKPOINT_JSON} holds a {type(meta).__name__}, not an object")
         if meta.get("format") != FORMAT:
             raise ValueError(f"unknown checkpoint format {meta.get('format')!r}")
-        if str(meta["params_file"]) != Path(meta["params_file"]).name:
-            raise ValueError(f"params_file {meta['params_file']!r} is not a file name")
+        for key in FILE_KEYS:
+            if key in meta and str(meta[key]) != Path(meta[key]).name:
+                raise ValueError(f"{key} {meta[key]!r} is not a file name")
         params = load_params(folder / meta["params_file"], sizes, dtype)
+        expected = state_arrays(template)
+        if expected and "optim_file" not in meta:
+            raise ValueError(f"it holds no optimiser state (expected {type(template).__name__})")
+        if not expected and "optim_file" in meta:
+            raise ValueError("it holds an optimiser state, but the optimiser has none")
+        state = template
+        if expected:
+            arrays = load_arrays(folder / meta["optim_file"], expected)
+            state = state_from_arrays(template, arrays)
         return Checkpoint(
             params=params,
             step=int(meta["step"]),
             history=History.from_json(meta["history"]),
             config=dict(meta["config"]),
             wall_time=float(meta["wall_time"]),
+            opt_state=state,
         )
     except (OSError, ValueError, KeyError, TypeError, DataError) as err:
         raise DataError(f"checkpoint in {folder} is unreadable ({err}); {remedy}") from None

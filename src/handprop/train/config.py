@@ -23,21 +23,26 @@ import attrs
 import cattrs
 
 from handprop.data.dataset import Scheme
+from handprop.data.whiten import METHODS as WHITEN_METHODS
 from handprop.errors import ConfigError
 from handprop.kernels.augment import Fill
 from handprop.nn.params import INIT_NAMES, InitName
+from handprop.optim import OPTIMIZER_NAMES
 from handprop.train import schedules
 
 CONFIG_PACKAGE = "handprop.configs"
 DTYPES: tuple[str, ...] = ("float32", "float64")
 SPLITS: tuple[str, ...] = ("batch1", "all")
 FILLS: tuple[str, ...] = ("zero", "keep")
+WHITENINGS: tuple[str, ...] = ("none", *WHITEN_METHODS)
 #: Images in the CIFAR-10 training batches (upper bound for ``n_val``).
 N_TRAIN_IMAGES = 50_000
 IMAGE_SIDE = 32
 
 DtypeName = Literal["float32", "float64"]
 ScheduleName = Literal["constant", "triangular", "triangular2", "exp_range"]
+OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "adamw"]
+WhitenName = Literal["none", "zca", "pca"]
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
 
@@ -143,12 +148,16 @@ class ModelConfig:
 
 @attrs.frozen(kw_only=True)
 class DataConfig:
-    """``[data]``: training split, validation size, training-set cut (0 = all)."""
+    """``[data]``: training split, validation size, training-set cut (0 = all), input
+    whitening fitted on the training split (``none``, ``zca``, ``pca``) and its
+    regularising epsilon (added to the covariance eigenvalues of the normalised pixels)."""
 
     TABLE: ClassVar[str] = "data"
     split: Scheme = attrs.field(default="all", validator=_one_of(SPLITS))
     n_val: int = attrs.field(default=1000, validator=_int_in(1, N_TRAIN_IMAGES - 1))
     n_train: int = attrs.field(default=0, validator=_int_in(0))
+    whiten: WhitenName = attrs.field(default="none", validator=_one_of(WHITENINGS))
+    whiten_eps: float = _float_field(0.1, _float_in(0.0, math.inf, lo_open=True, hi_open=True))
 
 
 @attrs.frozen(kw_only=True)
@@ -182,12 +191,35 @@ class ScheduleConfig:
 
 @attrs.frozen(kw_only=True)
 class OptimizerConfig:
-    """``[optimizer]``: mini-batch size, L2 strength, per-epoch shuffling."""
+    """``[optimizer]``: mini-batch size, L2 strength, per-epoch shuffling, the update rule
+    (:mod:`handprop.optim`) with its hyperparameters, and label smoothing of the targets.
+
+    ``momentum`` is used by ``momentum`` and ``nesterov``; ``beta1``, ``beta2``, ``eps`` by
+    ``adam`` and ``adamw``; ``weight_decay`` (decoupled, on the weights) by ``adamw`` only.
+    """
 
     TABLE: ClassVar[str] = "optimizer"
     batch_size: int = attrs.field(default=100, validator=_int_in(1))
     lam: float = _float_field(0.0, _float_in(0.0, math.inf, hi_open=True))
     shuffle: bool = attrs.field(default=True, validator=_is_bool)
+    name: OptimizerName = attrs.field(default="sgd", validator=_one_of(OPTIMIZER_NAMES))
+    momentum: float = _float_field(0.9, _float_in(0.0, 1.0, hi_open=True))
+    beta1: float = _float_field(0.9, _float_in(0.0, 1.0, hi_open=True))
+    beta2: float = _float_field(0.999, _float_in(0.0, 1.0, hi_open=True))
+    eps: float = _float_field(1e-8, _float_in(0.0, math.inf, lo_open=True, hi_open=True))
+    weight_decay: float = _float_field(0.0, _float_in(0.0, math.inf, hi_open=True))
+    label_smoothing: float = _float_field(0.0, _float_in(0.0, 1.0, hi_open=True))
+
+    def options(self) -> dict[str, float]:
+        """Keyword arguments of :func:`handprop.optim.make_optimizer` for ``name``."""
+        if self.name in ("momentum", "nesterov"):
+            return {"momentum": self.momentum, "lam": self.lam}
+        adam = {"b1": self.beta1, "b2": self.beta2, "eps": self.eps, "lam": self.lam}
+        if self.name == "adam":
+            return adam
+        if self.name == "adamw":
+            return {**adam, "weight_decay": self.weight_decay}
+        return {"lam": self.lam}
 
 
 @attrs.frozen(kw_only=True)
@@ -254,6 +286,16 @@ class TrainConfig:
                 "model.dropout must be 0 for the one-layer classifier (model.hidden = []): "
                 "it drops hidden units only"
             )
+        if self.optimizer.weight_decay and self.optimizer.name != "adamw":
+            raise ConfigError(
+                "optimizer.weight_decay is decoupled weight decay of adamw; use optimizer.lam "
+                f"for optimizer.name = {self.optimizer.name}"
+            )
+        if self.data.whiten == "pca" and self.augments:
+            raise ConfigError(
+                "data.whiten = pca cannot be combined with flips or translations: "
+                "they act on images (use zca)"
+            )
 
     @property
     def augments(self) -> bool:
@@ -319,11 +361,22 @@ TABLES: dict[str, type] = {
 KEYS: tuple[str, ...] = tuple(
     f"{table}.{f.name}" for table, cls in TABLES.items() for f in attrs.fields(cls)
 )
-#: Bare keys of the flat files written before the tables existed (``schedule`` was the kind).
+#: Bare keys of the flat form (``schedule`` is the kind, ``optimizer`` the optimiser's name).
 LEGACY_KEYS: dict[str, str] = {
-    **{key.split(".")[1]: key for key in KEYS if key != "schedule.kind"},
+    **{key.split(".")[1]: key for key in KEYS if key not in ("schedule.kind", "optimizer.name")},
     "schedule": "schedule.kind",
+    "optimizer": "optimizer.name",
 }
+#: Keys added after the flat files: the flat view lists them only when not at their default.
+NEWER_KEYS: frozenset[str] = frozenset(
+    {
+        "data.whiten",
+        "data.whiten_eps",
+        *(f"optimizer.{name}" for name in ("name", "momentum", "beta1", "beta2", "eps")),
+        "optimizer.weight_decay",
+        "optimizer.label_smoothing",
+    }
+)
 
 
 def resolve_key(key: str) -> str:
@@ -395,9 +448,16 @@ def config_to_dict(config: TrainConfig) -> dict[str, dict[str, Any]]:
 
 
 def config_to_flat(config: TrainConfig) -> dict[str, Any]:
-    """The flat view ``{bare key: value}`` of the pre-table files (``schedule`` = kind)."""
-    tables = config_to_dict(config)
-    return {bare: tables[key.split(".")[0]][key.split(".")[1]] for bare, key in LEGACY_KEYS.items()}
+    """The flat view ``{bare key: value}`` of the pre-table files (``schedule`` = kind);
+    keys newer than those files appear only when they differ from their default."""
+    tables, default = config_to_dict(config), config_to_dict(TrainConfig())
+    flat = {}
+    for bare, key in LEGACY_KEYS.items():
+        table, name = key.split(".")
+        value = tables[table][name]
+        if key not in NEWER_KEYS or value != default[table][name]:
+            flat[bare] = value
+    return flat
 
 
 def _parse_assignment(assignment: str) -> tuple[str, Any]:

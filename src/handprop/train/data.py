@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
+import logging
 import os
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
-from handprop.data import Cifar10, Splits, load_cifar10, normalized_splits
+from handprop.atomic import save_npz_atomic
+from handprop.data import Cifar10, Splits, load_cifar10
 from handprop.data.dataset import Scheme
-from handprop.errors import ConfigError
+from handprop.data.normalize import whitened_splits
+from handprop.data.source import cache_folder
+from handprop.data.whiten import Method, Whitening, covariance_eigen, whitening_from_eigen
+from handprop.errors import ConfigError, DataError
 from handprop.nn.params import Params, init_params
 from handprop.train.config import TrainConfig
 from handprop.train.state import INIT, stream
 
 DATA_ENV = "HANDPROP_DATA"
+log = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=1)
@@ -23,25 +34,110 @@ def _cifar10(source: str | None) -> Cifar10:
     return load_cifar10(source, progress=True)
 
 
+#: Version of the cached covariance eigendecompositions (bump to invalidate them).
+EIGEN_FORMAT = 1
+
+
+def _digest(X: np.ndarray) -> str:
+    """Content key of the training images (dtype, shape and bytes)."""
+    h = hashlib.blake2b(f"{EIGEN_FORMAT} {X.dtype} {X.shape}".encode(), digest_size=16)
+    h.update(np.ascontiguousarray(X).data)
+    return h.hexdigest()
+
+
+def _read_eigen(path: Path, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(mean, lam, U)`` from a cache file if it is whole and of the right shape, else None."""
+    shapes = {"mean": (d,), "lam": (d,), "U": (d, d)}
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if sorted(npz.files) != sorted(shapes):
+                return None
+            arrays = (npz["mean"], npz["lam"], npz["U"])
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
+    for a, shape in zip(arrays, shapes.values(), strict=True):
+        if a.shape != shape or a.dtype != np.float64 or not np.isfinite(a).all():
+            return None
+    return arrays
+
+
+def eigen_cached(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`~handprop.data.whiten.covariance_eigen` of ``X``, cached on disk under
+    ``HANDPROP_CACHE/whitening`` by the content of ``X`` (so per data source, split,
+    validation size, training cut and dtype). A damaged cache file is recomputed."""
+    path = cache_folder() / "whitening" / f"eigen-{_digest(X)}.npz"
+    found = _read_eigen(path, X.shape[1]) if path.is_file() else None
+    if found is not None:
+        return found
+    mean, lam, U = covariance_eigen(X)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_npz_atomic(path, {"mean": mean, "lam": lam, "U": U})
+    except (OSError, DataError) as err:  # a read-only cache costs time, not correctness
+        log.warning("cannot cache the whitening fit in %s: %s", path.parent, err)
+    return mean, lam, U
+
+
+def whitening_fit(whiten: str, eps: float) -> Callable[[np.ndarray], Whitening] | None:
+    """The fit that :func:`~handprop.data.normalize.whitened_splits` takes for
+    ``data.whiten`` and ``data.whiten_eps`` (None: not whitened), its eigendecomposition
+    cached on disk."""
+    if whiten == "none":
+        return None
+
+    def fit(X: np.ndarray) -> Whitening:
+        mean, lam, U = eigen_cached(X)
+        return whitening_from_eigen(mean, lam, U, cast(Method, whiten), eps)
+
+    return fit
+
+
 @functools.lru_cache(maxsize=2)
-def _splits(source: str | None, split: Scheme, n_val: int, n_train: int, dtype: str) -> Splits:
-    cifar = _cifar10(source)
-    return normalized_splits(cifar, split, n_val=n_val, n_train=n_train or None, dtype=dtype)
+def _prepared(
+    source: str | None,
+    split: Scheme,
+    n_val: int,
+    n_train: int,
+    dtype: str,
+    whiten: str,
+    eps: float,
+) -> tuple[Splits, Whitening | None]:
+    return whitened_splits(
+        _cifar10(source),
+        split,
+        whitening_fit(whiten, eps),
+        n_val=n_val,
+        n_train=n_train or None,
+        dtype=dtype,
+    )
+
+
+def _splits(*key: Any) -> Splits:
+    return _prepared(*key)[0]
+
+
+def _key(config: TrainConfig) -> tuple[Any, ...]:
+    d = config.data
+    return (
+        os.environ.get(DATA_ENV), d.split, d.n_val, d.n_train, config.model.dtype,
+        d.whiten, d.whiten_eps,
+    )  # fmt: skip
 
 
 def load_data(config: TrainConfig) -> Splits:
-    """Normalised train / validation / test splits in the config's dtype.
+    """Normalised (and, with ``data.whiten``, whitened) train / validation / test splits
+    in the config's dtype; the whitening is fitted on the training split only.
 
     Reads ``HANDPROP_DATA`` (see :func:`handprop.data.load_cifar10`); the archive
-    and the last splits are cached for the life of the process.
+    and the last splits are cached for the life of the process, the whitening's
+    eigendecomposition on disk (:func:`eigen_cached`).
     """
-    return _splits(
-        os.environ.get(DATA_ENV),
-        config.data.split,
-        config.data.n_val,
-        config.data.n_train,
-        config.model.dtype,
-    )
+    return _splits(*_key(config))
+
+
+def data_whitening(config: TrainConfig) -> Whitening | None:
+    """The whitening :func:`load_data` applies for ``config`` (None without one)."""
+    return None if config.data.whiten == "none" else _prepared(*_key(config))[1]
 
 
 def training_bytes(config: TrainConfig, d_in: int = 3072, n_classes: int = 10) -> int:

@@ -1,10 +1,12 @@
 """The training loop: a fold of a pure ``step(state, t) -> state`` over the schedule.
 
 :func:`make_step` builds the step for one config and training set: per-epoch
-shuffle, fused gather + augmentation, dropout masks, forward and backward pass,
-SGD update (weight decay fused in). :func:`train` folds it over ``t = 0 .. T-1``
-and keeps everything with side effects at the edge: evaluation, progress bar,
-checkpoints, logging, and stopping on divergence or Ctrl-C.
+shuffle, fused gather + augmentation, dropout masks, forward and backward pass
+(label smoothing in the loss), update: plain SGD with the weight decay fused in, or an
+optimiser of :mod:`handprop.optim` whose state travels in the :class:`TrainState`.
+:func:`train` folds it over ``t = 0 .. T-1`` and keeps everything with side effects at
+the edge: evaluation, progress bar, checkpoints, logging, and stopping on divergence or
+Ctrl-C.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ from handprop.errors import ConfigError
 from handprop.kernels.augment import Augmentation, Fill, draw_augmentation, gather_augment
 from handprop.kernels.dropout import dropout_mask
 from handprop.kernels.sgd import sgd_l2_update
+from handprop.nn.architecture import decayed_arrays
+from handprop.nn.layers import l2_penalty
 from handprop.nn.network import cross_entropy_and_gradients, evaluate
 from handprop.nn.params import Grads, Layer, Params
+from handprop.optim import GradientTransformation, make_optimizer
 from handprop.train import schedules
 from handprop.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from handprop.train.config import KEYS, TrainConfig, config_from_dict, config_to_dict
@@ -87,6 +92,16 @@ def sgd_l2_step(params: Params, grads: Grads, eta: float, lam: float) -> tuple[P
     return Params(layers), lam * squares
 
 
+def optimizer(config: TrainConfig) -> GradientTransformation:
+    """The update rule of ``config.optimizer`` (L2 ``lam`` through the gradient)."""
+    return make_optimizer(config.optimizer.name, **config.optimizer.options())
+
+
+def initial_state(config: TrainConfig, params: Params) -> TrainState:
+    """Step 0: ``params`` and the optimiser's initial state."""
+    return TrainState(params, opt_state=optimizer(config).init(params))
+
+
 def gather_batch(
     X: np.ndarray, idx: np.ndarray, aug: Augmentation | None, fill: Fill
 ) -> np.ndarray:
@@ -116,7 +131,9 @@ def make_step(
         config.model.dropout,
         config.augment.fill,
     )
-    shuffle = config.optimizer.shuffle
+    shuffle, smoothing = config.optimizer.shuffle, config.optimizer.label_smoothing
+    # plain SGD keeps its fused update (bit-identical to the runs before the optimisers)
+    update = None if config.optimizer.name == "sgd" else optimizer(config).step
     augments = config.augments
     draw = functools.partial(
         draw_augmentation,
@@ -141,9 +158,14 @@ def make_step(
             if rate:
                 masks = [dropout_mask(rng, s, rate, dtype) for s in mask_shapes]
         Xb = gather_batch(X, idx, aug, fill)
-        loss, grads = cross_entropy_and_gradients(state.params, Xb, y[idx], 0.0, masks)
-        params, penalty = sgd_l2_step(state.params, grads, schedule(t), lam)
-        return TrainState(params, t + 1, perm, epoch, loss, loss + penalty)
+        loss, grads = cross_entropy_and_gradients(state.params, Xb, y[idx], 0.0, masks, smoothing)
+        opt_state = state.opt_state
+        if update is None:
+            params, penalty = sgd_l2_step(state.params, grads, schedule(t), lam)
+        else:
+            penalty = l2_penalty(decayed_arrays(state.params), lam)
+            params, opt_state = update(grads, opt_state, state.params, schedule(t))
+        return TrainState(params, t + 1, perm, epoch, loss, loss + penalty, opt_state)
 
     return step
 
@@ -196,7 +218,8 @@ def _check_inputs(params: Params, config: TrainConfig, data: Splits) -> None:
 def _restore(
     checkpoint_dir: Path, config: TrainConfig, params: Params, total: int
 ) -> tuple[TrainState, History, float] | None:
-    ckpt = load_checkpoint(checkpoint_dir, params.sizes, params.dtype)
+    template = optimizer(config).init(params)
+    ckpt = load_checkpoint(checkpoint_dir, params.sizes, params.dtype, template)
     if ckpt is None:
         return None
     try:
@@ -212,7 +235,8 @@ def _restore(
             f"cannot resume from {checkpoint_dir}: config differs in {', '.join(changed)}"
         )
     log.info("resuming from step %d in %s", ckpt.step, checkpoint_dir)
-    return TrainState(ckpt.params, ckpt.step), ckpt.history, ckpt.wall_time
+    state = TrainState(ckpt.params, ckpt.step, opt_state=ckpt.opt_state)
+    return state, ckpt.history, ckpt.wall_time
 
 
 def train(
@@ -225,7 +249,7 @@ def train(
     resume: bool = False,
     on_step: Callable[[TrainState], object] | None = None,
 ) -> TrainResult:
-    """Train ``params`` with mini-batch SGD as ``config`` says and return the result.
+    """Train ``params`` with mini-batch gradient descent as ``config`` says and return the result.
 
     ``data`` defaults to :func:`load_data` of the config. With ``checkpoint_dir``, a
     checkpoint is written every ``config.run.checkpoint_every`` steps and on Ctrl-C
@@ -245,7 +269,7 @@ def train(
     probe = make_probe(config, data)
     folder = None if checkpoint_dir is None else Path(checkpoint_dir)
 
-    state, history, earlier = TrainState(params), History(), 0.0
+    state, history, earlier = initial_state(config, params), History(), 0.0
     restored = _restore(folder, config, params, total) if resume and folder is not None else None
     if restored is not None:
         state, history, earlier = restored
@@ -254,9 +278,10 @@ def train(
     def checkpoint(point: tuple[TrainState, History]) -> None:
         if folder is not None:
             wall = earlier + time.perf_counter() - start
+            s = point[0]
             save_checkpoint(
                 folder,
-                Checkpoint(point[0].params, point[0].t, point[1], config_to_dict(config), wall),
+                Checkpoint(s.params, s.t, point[1], config_to_dict(config), wall, s.opt_state),
             )
             log.info("checkpoint at step %d in %s", point[0].t, folder)
 
@@ -308,4 +333,5 @@ def train(
         diverged_step=diverged,
         steps=state.t,
         wall_time=earlier + time.perf_counter() - start,
+        opt_state=state.opt_state,
     )

@@ -48,7 +48,7 @@ def _read_member(zf: zipfile.ZipFile, member: str, shape: tuple[int, ...] | None
         )
         found, _, found_dtype = header(f)
     name = member.removesuffix(".npy")
-    if found_dtype.kind != "f" or (dtype is not None and found_dtype != np.dtype(dtype)):
+    if (found_dtype != np.dtype(dtype)) if dtype is not None else (found_dtype.kind != "f"):
         want = "a floating point dtype" if dtype is None else np.dtype(dtype).name
         raise ValueError(f"{name} has dtype {found_dtype}, expected {want}")
     if shape is not None and tuple(found) != shape:
@@ -93,3 +93,24 @@ def load_params(
             if not np.isfinite(array).all():
                 raise DataError(f"parameters in {path} are not finite ({name} holds NaN or inf)")
     return params
+
+
+def load_arrays(path: str | Path, template: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` that must hold exactly the names, shapes and dtypes of
+    ``template``, all finite; headers are checked before data is read. Any problem is a
+    :class:`DataError`."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = {m.removesuffix(".npy"): m for m in zf.namelist()}
+            if set(members) != set(template):
+                held = ", ".join(sorted(members)) or "nothing"
+                raise ValueError(f"it holds {held}; expected {', '.join(sorted(template))}")
+            arrays = {
+                k: _read_member(zf, members[k], t.shape, t.dtype) for k, t in template.items()
+            }
+    except (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(f"cannot read arrays from {path}: {err}") from None
+    for name, array in arrays.items():
+        if not np.isfinite(array).all():
+            raise DataError(f"arrays in {path} are not finite ({name} holds NaN or inf)")
+    return arrays

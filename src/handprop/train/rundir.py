@@ -9,6 +9,7 @@ Layout of ``out_dir``::
     history.json      evaluation rows (and history.csv)
     params.npz        final parameters (W1, b1, ...; only once the run completed)
     snapshots/        params-cycleK.npz at the end of cycle K (with ``run.snapshots``)
+    whitening.npz     the input whitening fitted on the training split (with data.whiten)
     curves.png        cost, loss and accuracy for training and validation
     schedule.png      the learning-rate schedule
     weights.png       the first-layer weights as 32x32 colour images
@@ -34,6 +35,7 @@ from handprop.atomic import (
     write_text_atomic,
 )
 from handprop.data import Splits
+from handprop.data.whiten import Whitening, save_whitening
 from handprop.errors import ConfigError, DataError
 from handprop.lock import folder_lock
 from handprop.nn.network import evaluate
@@ -44,9 +46,9 @@ from handprop.train.checkpoint import (
     save_checkpoint,
 )
 from handprop.train.config import TrainConfig, config_to_dict, config_to_toml, load_config
-from handprop.train.data import initial_params, load_data
+from handprop.train.data import data_whitening, initial_params, load_data
 from handprop.train.history import History
-from handprop.train.inputs import NORMALIZATION_FILE, save_normalization
+from handprop.train.inputs import NORMALIZATION_FILE, WHITENING_FILE, save_normalization
 from handprop.train.loop import changed_keys, train
 from handprop.train.params_file import save_params
 from handprop.train.snapshots import SNAPSHOT_DIR, snapshot_hook
@@ -177,7 +179,12 @@ def _finish(
     if completed and finite:
         wall = result.wall_time
         point = Checkpoint(
-            result.params, result.steps, result.history, config_to_dict(config), wall
+            result.params,
+            result.steps,
+            result.history,
+            config_to_dict(config),
+            wall,
+            result.opt_state,
         )
         save_checkpoint(out / CHECKPOINT_DIR, point)
     result.history.save(out / "history.json", out / "history.csv")
@@ -202,6 +209,7 @@ def run_experiment(
     out_dir: str | Path,
     *,
     data: Splits | None = None,
+    whitening: Whitening | None = None,
     resume: bool = False,
     progress: bool = True,
     figures: Sequence[str] = ("png",),
@@ -212,7 +220,10 @@ def run_experiment(
     reported as it is; a run of another config is refused); without it, a folder that
     already holds a run is refused rather than overwritten. The folder is locked for
     the whole call (:func:`~handprop.lock.folder_lock`); every file is written
-    atomically, ``metrics.json`` last.
+    atomically, ``metrics.json`` last. Without ``data``, the data (and, with
+    ``data.whiten``, the whitening fitted on its training split) come from
+    :func:`~handprop.train.load_data`; with it, ``whitening`` is the one applied to it, if any.
+    Either is stored as ``whitening.npz``.
     """
     out = Path(out_dir)
     with folder_lock(out):
@@ -222,11 +233,14 @@ def run_experiment(
         done = _check_folder(out, config, resume)
         if done is not None:
             return done
-        data = load_data(config) if data is None else data
+        if data is None:
+            data, whitening = load_data(config), data_whitening(config)
         params = initial_params(config, data.train.X.shape[1], len(data.train.class_names))
         write_text_atomic(out / CONFIG_FILE, config_to_toml(config))
         if data.normalizer is not None:
             save_normalization(data.normalizer, data.train.class_names, out / NORMALIZATION_FILE)
+        if whitening is not None:
+            save_whitening(whitening, out / WHITENING_FILE)
         result = train(
             params,
             config,

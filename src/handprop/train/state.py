@@ -8,12 +8,13 @@ pure function of ``(state, t)`` and a run resumes from its step count alone.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 import numpy as np
 
 from handprop.nn.params import Params
+from handprop.optim import EmptyState
 from handprop.train.history import History
 
 Status = Literal["completed", "diverged", "interrupted"]
@@ -31,8 +32,9 @@ def stream(seed: int, kind: int, *counter: int) -> np.random.Generator:
 
 @attrs.frozen
 class TrainState:
-    """After ``t`` updates: the parameters, the current epoch's shuffled order and the
-    loss and cost of the last mini-batch (measured before its update; NaN at t = 0)."""
+    """After ``t`` updates: the parameters, the current epoch's shuffled order, the
+    loss and cost of the last mini-batch (measured before its update; NaN at t = 0) and
+    the optimiser's state (:mod:`handprop.optim`; empty for plain SGD)."""
 
     params: Params
     t: int = 0
@@ -40,6 +42,7 @@ class TrainState:
     perm_epoch: int = -1
     loss: float = math.nan
     cost: float = math.nan
+    opt_state: Any = attrs.field(factory=EmptyState, repr=False)
 
 
 @attrs.frozen
@@ -47,8 +50,9 @@ class TrainResult:
     """What :func:`handprop.train.train` returns.
 
     ``params`` are the final parameters (for a diverged run, those of the last step
-    whose cost was finite); ``steps`` counts the updates applied; ``wall_time`` is in
-    seconds and includes the time before a resume.
+    whose cost was finite) and ``opt_state`` the optimiser's state with them; ``steps``
+    counts the updates applied; ``wall_time`` is in seconds and includes the time before
+    a resume.
     """
 
     params: Params
@@ -57,3 +61,4 @@ class TrainResult:
     diverged_step: int | None
     steps: int
     wall_time: float
+    opt_state: Any = attrs.field(factory=EmptyState, repr=False)

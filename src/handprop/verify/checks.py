@@ -3,7 +3,8 @@
 Everything is compared in float64: parameters, inputs and masks are cast first.
 The PyTorch reference is built directly from the :class:`Params` arrays and
 does the same maths as :mod:`handprop.nn.network` (affine, ReLU, dropout
-multiplier, mean softmax cross-entropy, ``+ lam * sum_l ||W_l||^2``). PyTorch is
+multiplier, mean softmax cross-entropy with optional label smoothing,
+``+ lam * sum_l ||W_l||^2``). PyTorch is
 imported inside :func:`torch_gradients` only, so ``import handprop.verify``
 never needs it.
 
@@ -56,9 +57,15 @@ def _check_dropout(_: object, __: attrs.Attribute, value: float) -> None:
         raise ConfigError(f"dropout must be in [0, 1), got {value}")
 
 
+def _check_smoothing(_: object, __: attrs.Attribute, value: float) -> None:
+    if not 0 <= value < 1:
+        raise ConfigError(f"smoothing must be in [0, 1), got {value}")
+
+
 @attrs.frozen
 class CheckCase:
-    """One network to check: hidden sizes, L2 strength and dropout rate of its fixed mask.
+    """One network to check: hidden sizes, L2 strength, dropout rate of its fixed mask and
+    label smoothing of its loss.
 
     ``hidden=()`` is the one-layer classifier (it has no dropout: ``dropout`` is
     set to 0), ``hidden=(50,)`` the two-layer network.
@@ -69,6 +76,7 @@ class CheckCase:
     )
     lam: float = attrs.field(default=0.0, converter=float, validator=_check_lam)
     dropout: float = attrs.field(default=0.0, converter=float, validator=_check_dropout)
+    smoothing: float = attrs.field(default=0.0, converter=float, validator=_check_smoothing)
 
     def __attrs_post_init__(self) -> None:
         if not self.hidden:
@@ -80,7 +88,10 @@ class CheckCase:
         arch = f"{len(self.hidden) + 1}-layer"
         if self.hidden:
             arch += " m=" + ",".join(str(m) for m in self.hidden)
-        return f"{arch}, lam={self.lam:g}" + (f", dropout={self.dropout:g}" if self.dropout else "")
+        label = f"{arch}, lam={self.lam:g}" + (
+            f", dropout={self.dropout:g}" if self.dropout else ""
+        )
+        return label + (f", smoothing={self.smoothing:g}" if self.smoothing else "")
 
 
 @attrs.frozen
@@ -117,12 +128,13 @@ def _float64(
 
 
 def torch_gradients(
-    params: Params, X: Array, y: Array, lam: float, mask: Masks = None
+    params: Params, X: Array, y: Array, lam: float, mask: Masks = None, smoothing: float = 0.0
 ) -> tuple[float, Grads]:
     """``(cost, grads)`` of ``cost(params, X, y, lam)`` by PyTorch autograd in float64.
 
     ``mask`` is as for :func:`handprop.nn.network.gradients`: None, one array
-    (one hidden layer) or one per hidden layer, each a multiplier (n, m_l).
+    (one hidden layer) or one per hidden layer, each a multiplier (n, m_l); ``smoothing``
+    is ``cross_entropy(label_smoothing=...)``.
     """
     try:
         import torch
@@ -144,7 +156,8 @@ def torch_gradients(
             h = torch.relu(h)
             if masks is not None:
                 h = h * torch.tensor(masks[i - 1])
-    loss = torch.nn.functional.cross_entropy(h, torch.tensor(np.asarray(y, dtype=np.int64)))
+    labels = torch.tensor(np.asarray(y, dtype=np.int64))
+    loss = torch.nn.functional.cross_entropy(h, labels, label_smoothing=smoothing)
     cost = loss + lam * sum((leaves[f"W{i}"] ** 2).sum() for i in range(1, depth + 1))
     cost.backward()
     grads = {name: leaf.grad.numpy() for name, leaf in leaves.items()}  # type: ignore[union-attr,unused-ignore]
@@ -152,11 +165,11 @@ def torch_gradients(
 
 
 def _cost_and_kinks(
-    params: Params, X: Array, y: Array, lam: float, masks: Masks
+    params: Params, X: Array, y: Array, lam: float, masks: Masks, smoothing: float
 ) -> tuple[float, Array]:
     """The cost and the sign pattern of every ReLU input (which side of each kink)."""
     scores, tape = forward(params, X, masks)
-    loss = L.softmax_cross_entropy_forward(scores, y)[0]
+    loss = L.softmax_cross_entropy_forward(scores, y, smoothing)[0]
     cost = loss + L.l2_penalty(decayed_arrays(params), lam)
     relu_outputs = [cache.ravel() for spec, _, cache in tape if isinstance(spec, ReLU)]
     return cost, np.concatenate([np.empty(0), *relu_outputs]) > 0
@@ -171,6 +184,7 @@ def finite_differences(
     *,
     coords: Mapping[str, Array],
     step: float = FD_STEP,
+    smoothing: float = 0.0,
 ) -> dict[str, Array]:
     """Five-point centred differences of the cost at the flat indices ``coords[name]``.
 
@@ -188,11 +202,11 @@ def finite_differences(
     def at(flat: Array, i: int, value: float) -> tuple[float, Array]:
         old, flat[i] = flat[i], value
         try:
-            return _cost_and_kinks(perturbed, X, y, lam, masks)
+            return _cost_and_kinks(perturbed, X, y, lam, masks, smoothing)
         finally:
             flat[i] = old
 
-    kinks = _cost_and_kinks(params, X, y, lam, masks)[1]
+    kinks = _cost_and_kinks(params, X, y, lam, masks, smoothing)[1]
     out: dict[str, Array] = {}
     for name, idx in coords.items():
         flat = arrays[name].reshape(-1)
@@ -224,18 +238,19 @@ def check_gradients(
 ) -> tuple[GradError, ...]:
     """Errors of :func:`handprop.nn.gradients` per parameter, one row each (W1, b1, W2, ...).
 
-    Uses ``case.lam``; always compares with :func:`torch_gradients`, and with
+    Uses ``case.lam`` and ``case.smoothing``; always compares with :func:`torch_gradients`, and with
     ``fd_coords=k > 0`` also with :func:`finite_differences` at ``k`` coordinates
     per parameter drawn from ``rng`` (every coordinate when ``k >= size``).
     """
     params, X, mask = _float64(params, X, mask)
-    analytic = gradients(params, X, y, case.lam, mask).arrays()
-    reference = torch_gradients(params, X, y, case.lam, mask)[1].arrays()
+    s = case.smoothing
+    analytic = gradients(params, X, y, case.lam, mask, s).arrays()
+    reference = torch_gradients(params, X, y, case.lam, mask, s)[1].arrays()
     numeric: dict[str, Array] = {}
     coords: dict[str, Array] = {}
     if fd_coords > 0:
         coords = sample_coords(params, fd_coords, rng or np.random.default_rng(0))
-        numeric = finite_differences(params, X, y, case.lam, mask, coords=coords)
+        numeric = finite_differences(params, X, y, case.lam, mask, coords=coords, smoothing=s)
     rows = []
     for name, a in analytic.items():
         fd: tuple[float | None, float | None] = (None, None)
