@@ -13,7 +13,11 @@ import numpy as np
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _sums(data: np.ndarray, scale: np.floating, chunk: int) -> np.ndarray:
+def _moment(
+    data: np.ndarray, scale: np.floating, chunk: int, shift: np.ndarray, square: bool
+) -> np.ndarray:
+    """Column sums of ``v = data / scale - shift`` (``v * v`` with ``square``) in float64,
+    rows summed in order within blocks of ``chunk`` rows, block sums in order."""
     n, d = data.shape
     total = np.zeros(d)
     part = np.empty(d)
@@ -21,22 +25,8 @@ def _sums(data: np.ndarray, scale: np.floating, chunk: int) -> np.ndarray:
         part[:] = 0.0
         for i in range(start, min(start + chunk, n)):
             for j in range(d):
-                part[j] += np.float64(data[i, j] / scale)
-        total += part
-    return total
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _squares(data: np.ndarray, scale: np.floating, chunk: int, mean: np.ndarray) -> np.ndarray:
-    n, d = data.shape
-    total = np.zeros(d)
-    part = np.empty(d)
-    for start in range(0, n, chunk):
-        part[:] = 0.0
-        for i in range(start, min(start + chunk, n)):
-            for j in range(d):
-                dev = np.float64(data[i, j] / scale) - mean[j]
-                part[j] += dev * dev
+                v = np.float64(data[i, j] / scale) - shift[j]
+                part[j] += v * v if square else v
         total += part
     return total
 
@@ -47,9 +37,9 @@ def column_stats_u8(
     """Mean and std (float64, two passes) of each column of ``data / scale`` for ``data``
     (n, d) uint8; rows are summed in order within blocks of ``chunk`` rows, block sums in
     order."""
-    n = data.shape[0]
-    mean = _sums(data, scale, chunk) / n
-    return mean, np.sqrt(_squares(data, scale, chunk, mean) / n)
+    n, d = data.shape
+    mean = _moment(data, scale, chunk, np.zeros(d), False) / n
+    return mean, np.sqrt(_moment(data, scale, chunk, mean, True) / n)
 
 
 @numba.njit(cache=True, error_model="numpy")
