@@ -18,6 +18,14 @@ from collections.abc import Sequence
 from handprop.errors import HandpropError
 
 
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """The required ``--config NAME|FILE`` of a training command and its ``--set``."""
+    parser.add_argument(
+        "--config", required=True, metavar="NAME|FILE", help="packaged config name or .toml path"
+    )
+    add_set_option(parser, "the config")
+
+
 def add_set_option(parser: argparse.ArgumentParser, what: str) -> None:
     """The repeatable ``--set KEY=VALUE`` override of ``what`` (a training config)."""
     parser.add_argument(

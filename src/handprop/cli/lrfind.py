@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from handprop.cli import add_config_options
 from handprop.train.config import load_config, packaged_config_names
 
 DEFAULT_ROOT = Path("runs") / "lr-find"
@@ -21,16 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
         epilog="packaged configs: " + ", ".join(packaged_config_names()),
     )
-    parser.add_argument(
-        "--config", required=True, metavar="NAME|FILE", help="packaged config name or .toml path"
-    )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field, value in TOML syntax (repeatable)",
-    )
+    add_config_options(parser)
     parser.add_argument("--out", type=Path, help=f"run folder (default {DEFAULT_ROOT}/NAME)")
     parser.add_argument("--start", type=float, default=1e-5, help="first eta (1e-5)")
     parser.add_argument("--stop", type=float, default=10.0, help="last eta (10)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from handprop.cli import add_set_option
+from handprop.cli import add_config_options
 from handprop.train.config import load_config, packaged_config_names
 
 DEFAULT_ROOT = Path("runs")
@@ -22,10 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
         epilog="packaged configs: " + ", ".join(packaged_config_names()),
     )
-    parser.add_argument(
-        "--config", required=True, metavar="NAME|FILE", help="packaged config name or .toml path"
-    )
-    add_set_option(parser, "the config")
+    add_config_options(parser)
     parser.add_argument("--out", type=Path, help="run folder (default runs/NAME)")
     parser.add_argument(
         "--resume",
