@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,6 +15,43 @@ import numpy as np
 from threadpoolctl import threadpool_info
 
 from handprop.search import Dimension, Narrowing, Space, Stage, TrialOutcome, search
+
+HERE = Path(__file__).parent
+
+#: A two-layer config small enough for real-data search tests (a few seconds a trial).
+TINY_BASE = """
+hidden = [10]
+split = "batch1"
+n_train = 500
+n_val = 500
+n_s = 5
+n_cycles = 1
+batch_size = 50
+train_eval_size = 100
+"""
+
+
+def lines(path: Path) -> int:
+    """Newline count of ``path`` (0 if it does not exist)."""
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def kill_search_at(script: str, results: Path, at: int) -> None:
+    """Run ``python -c script`` (with this folder importable) in its own session and SIGKILL
+    it and its worker processes once ``results`` holds ``at`` lines."""
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])
+    }
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while lines(results) < at:
+            assert proc.poll() is None, "the search ended before it could be killed"
+            assert time.monotonic() < deadline, "the search made no progress"
+            time.sleep(0.01)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the search and its worker processes
+        proc.wait()
 
 
 @attrs.frozen(kw_only=True)

@@ -5,19 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from search_fakes import TINY_BASE
 
 from handprop.cli import main
-
-TINY_BASE = """
-hidden = [10]
-split = "batch1"
-n_train = 500
-n_val = 500
-n_s = 5
-n_cycles = 1
-batch_size = 50
-train_eval_size = 100
-"""
 
 TINY_SEARCH = """
 [base]

@@ -12,22 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from search_fakes import TINY_BASE
 
 from handprop.cli import main
 from handprop.search import read_results
 
 distributed = pytest.importorskip("distributed")
 
-TINY_BASE = """
-hidden = [10]
-split = "batch1"
-n_train = 500
-n_val = 500
-n_s = 5
-n_cycles = 1
-batch_size = 50
-train_eval_size = 100
-"""
 
 TINY_SEARCH = """
 [base]

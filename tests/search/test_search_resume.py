@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
-from search_fakes import run_two_stage
+from search_fakes import kill_search_at, lines, run_two_stage
 
 from handprop.search import read_results
 
-HERE = Path(__file__).parent
 TOTAL = 12  # two stages of six trials
-
-
-def lines(path: Path) -> int:
-    return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
 @pytest.mark.slow
 def test_sigkilled_search_reruns_only_the_unfinished_trials(tmp_path):
     out, log = tmp_path / "search", tmp_path / "executions.log"
     script = f"import search_fakes; search_fakes.run_two_stage({str(out)!r}, {str(log)!r}, 0.4, 2)"
-    env = os.environ | {
-        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])
-    }
-    proc = subprocess.Popen([sys.executable, "-c", script], env=env, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240
-        while lines(out / "results.jsonl") < 8:  # into the second stage
-            assert proc.poll() is None, "the search ended before it could be killed"
-            assert time.monotonic() < deadline, "the search made no progress"
-            time.sleep(0.01)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the search and its worker processes
-        proc.wait()
+    kill_search_at(script, out / "results.jsonl", 8)  # into the second stage
     finished = len(read_results(out / "results.jsonl"))
     assert 8 <= finished < TOTAL
     before = lines(log)

@@ -13,16 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-from search_fakes import run_two_stage
+from search_fakes import lines, run_two_stage
 
 psutil = pytest.importorskip("psutil")
 
 HERE = Path(__file__).parent
 TOTAL = 12  # two stages of six trials
-
-
-def lines(path: Path) -> int:
-    return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
 def start_search(out: Path, log: Path, delay: float) -> subprocess.Popen:
