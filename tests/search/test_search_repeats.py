@@ -134,3 +134,17 @@ def test_one_se_pools_the_variance_over_all_points():
     assert pooled_se(points, 3) == pytest.approx(math.sqrt((2 * 8e-4) / 6 / 3))
     assert choose(points, "one_se", THREE).values == {"lam": 1e-3}
     assert pooled_se(points[:1], 3) == 0.0
+
+
+def test_one_se_compares_with_the_standard_error_of_a_difference_of_means():
+    from handprop.search.points import Point, choose, difference_se, pooled_se
+
+    def point(trial, lam, scores):
+        return Point(1, 0, trial, {"lam": lam}, (), tuple(scores))
+
+    # pooled SE of one mean: 0.01 / sqrt(3) = 0.0058; of a difference: 0.0082.
+    # lam = 1e-2 is 0.007 below the best mean: outside one SE of a mean, inside the other.
+    points = [point(1, 1e-3, [0.50, 0.51, 0.52]), point(2, 1e-2, [0.493, 0.503, 0.513])]
+    assert difference_se(points, 3) == pytest.approx(math.sqrt(2) * pooled_se(points, 3))
+    assert pooled_se(points, 3) < 0.007 < difference_se(points, 3)
+    assert choose(points, "one_se", THREE).values == {"lam": 1e-2}

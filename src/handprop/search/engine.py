@@ -49,6 +49,7 @@ from handprop.search.trial import (
     execute,
     setting,
 )
+from handprop.train.config import TrainConfig, config_from_dict
 
 DEFAULT_NARROWING = Narrowing()
 FinalRunner = Callable[[Any, Path], dict[str, Any]]
@@ -315,6 +316,8 @@ def _claim_folder(
     if path.exists():
         stored = read_json_object(path, "search definition")
         stored_threads = stored.pop("threads", threads)
+        if _same_config(stored.get("base_config"), base_config):
+            stored["base_config"] = definition["base_config"]
         if stored != definition:
             raise ConfigError(
                 f"{out_dir} holds a different search (see {path}); choose another --out folder"
@@ -327,6 +330,18 @@ def _claim_folder(
         return
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, definition | {"threads": threads}, indent=2)
+
+
+def _same_config(stored: Any, base_config: Any) -> bool:
+    """Whether a stored base config (nested tables, or the flat keys of folders written
+    before the tables) is ``base_config`` itself: a training config compares as a parsed
+    record, so folders of earlier versions still resume."""
+    if not isinstance(base_config, TrainConfig) or not isinstance(stored, dict):
+        return False
+    try:
+        return config_from_dict(stored) == base_config
+    except ConfigError:
+        return False
 
 
 def _values_text(values: Values) -> str:

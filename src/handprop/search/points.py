@@ -9,8 +9,9 @@ Selection rules (``select``):
 - ``"best_mean"``: the point with the highest mean;
 - ``"one_se"``: the one-standard-error rule: of the points whose mean is within one
   standard error of the best mean, the most regularised one. The standard error is that
-  of a mean of the best point's repeats with the variance pooled over all points
-  (:func:`pooled_se`): three repeats alone give a very noisy variance. Only
+  of the difference of two means of ``n`` repeats (the best point's and a candidate's,
+  each as noisy as the other: ``sqrt(2)`` times :func:`pooled_se`), with the variance
+  pooled over all points, as three repeats alone give a very noisy variance. Only
   dimensions with a known direction count (:data:`REGULARISING`: larger ``lam``,
   ``dropout`` regularise more, smaller ``hidden`` does), compared in the space's order;
   a space without any such dimension is refused.
@@ -96,6 +97,12 @@ def pooled_se(points: Sequence[Point], n: int) -> float:
     return math.sqrt(squares / dof / n)
 
 
+def difference_se(points: Sequence[Point], n: int) -> float:
+    """Standard error of the difference of two means of ``n`` repeats, the variance pooled
+    over ``points``: ``sqrt(2) * pooled_se(points, n)``."""
+    return math.sqrt(2.0) * pooled_se(points, n)
+
+
 def choose(points: Sequence[Point], select: str, space: Space) -> Point | None:
     """The point ``select`` picks among ``points`` (``None`` if none has a score)."""
     ranked = rank_points(points)
@@ -104,7 +111,7 @@ def choose(points: Sequence[Point], select: str, space: Space) -> Point | None:
     best = ranked[0]
     if select == "best_mean":
         return best
-    floor = (best.mean or 0.0) - pooled_se(ranked, len(best.scores))
+    floor = (best.mean or 0.0) - difference_se(ranked, len(best.scores))
     within = [p for p in ranked if (p.mean or 0.0) >= floor]
     names = [n for n in space.names if n in REGULARISING]
     return max(within, key=lambda p: tuple(REGULARISING[n] * p.values[n] for n in names))

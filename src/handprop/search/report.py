@@ -38,8 +38,8 @@ SELECT_TEXT: dict[str, str] = {
     "best_mean": "best_mean (the highest mean)",
     "one_se": (
         "one_se (the most regularised point whose mean is within one standard error of "
-        "the best mean, the variance pooled over all points: larger lam or dropout, "
-        "smaller hidden)"
+        "the difference from the best mean, sqrt(2) times the SE of one mean, the variance "
+        "pooled over all points: larger lam or dropout, smaller hidden)"
     ),
 }
 
