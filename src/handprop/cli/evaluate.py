@@ -14,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Load RUN_DIR/config.toml and RUN_DIR/params.npz, rebuild the config's data "
             "splits and print loss and accuracy on the validation and test sets. With several "
             "run folders (or --snapshots), print each member's accuracy and those of the "
-            "ensemble, which averages the members' class probabilities."
+            "ensemble, which averages the members' class probabilities. Runs whose config "
+            "sets augment.tta are scored with that test-time augmentation."
         ),
     )
     parser.add_argument(
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     for name, params, run in members:
         row = []
         for (split, y), ds in zip(splits, (run.data.val, run.data.test), strict=True):
-            predicted, p = member_probabilities(params, ds.X)
+            predicted, p = member_probabilities(params, ds.X, run.config.augment.tta)
             row.append(float(np.mean(predicted == y)))
             probs[split].append(p)
         accuracies.append(row)

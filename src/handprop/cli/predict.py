@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         names = transform.class_names
         sizes = (transform.n_inputs, *config.model.hidden, len(names))
         params = load_params(folder / PARAMS_FILE, sizes, config.model.dtype)
-        probs.append(member_probabilities(params, transform(rows))[1])
+        probs.append(member_probabilities(params, transform(rows), config.augment.tta)[1])
     assert names is not None
     mean = average_probabilities(probs)
     for path, p in zip(images, mean, strict=True):

@@ -34,6 +34,7 @@ CONFIG_PACKAGE = "handprop.configs"
 DTYPES: tuple[str, ...] = ("float32", "float64")
 SPLITS: tuple[str, ...] = ("batch1", "all")
 FILLS: tuple[str, ...] = ("zero", "keep")
+TTAS: tuple[str, ...] = ("none", "flip")
 WHITENINGS: tuple[str, ...] = ("none", *WHITEN_METHODS)
 #: Images in the CIFAR-10 training batches (upper bound for ``n_val``).
 N_TRAIN_IMAGES = 50_000
@@ -43,6 +44,7 @@ DtypeName = Literal["float32", "float64"]
 ScheduleName = Literal["constant", "triangular", "triangular2", "exp_range"]
 OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "adamw"]
 WhitenName = Literal["none", "zca", "pca"]
+TTAName = Literal["none", "flip"]
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
 
@@ -162,7 +164,10 @@ class DataConfig:
 
 @attrs.frozen(kw_only=True)
 class AugmentConfig:
-    """``[augment]``: random horizontal flips and translations of training images."""
+    """``[augment]``: random horizontal flips and translations of training images, and
+    test-time augmentation (``tta = "flip"``: the final validation and test accuracies,
+    ``evaluate`` and ``predict`` average the class probabilities of each image and its
+    mirror image; the periodic evaluations during training stay plain)."""
 
     TABLE: ClassVar[str] = "augment"
     flip: bool = attrs.field(default=False, validator=_is_bool)
@@ -170,6 +175,7 @@ class AugmentConfig:
     max_shift: int = attrs.field(default=0, validator=_int_in(0, IMAGE_SIDE - 1))
     shift_prob: float = _float_field(0.0, _float_in(0.0, 1.0))
     fill: Fill = attrs.field(default="zero", validator=_one_of(FILLS))
+    tta: TTAName = attrs.field(default="none", validator=_one_of(TTAS))
 
 
 @attrs.frozen(kw_only=True)
@@ -291,10 +297,10 @@ class TrainConfig:
                 "optimizer.weight_decay is decoupled weight decay of adamw; use optimizer.lam "
                 f"for optimizer.name = {self.optimizer.name}"
             )
-        if self.data.whiten == "pca" and self.augments:
+        if self.data.whiten == "pca" and (self.augments or self.augment.tta != "none"):
             raise ConfigError(
-                "data.whiten = pca cannot be combined with flips or translations: "
-                "they act on images (use zca)"
+                "data.whiten = pca cannot be combined with flips, translations or "
+                "augment.tta: they act on images (use zca)"
             )
 
     @property
@@ -372,6 +378,7 @@ NEWER_KEYS: frozenset[str] = frozenset(
     {
         "data.whiten",
         "data.whiten_eps",
+        "augment.tta",
         *(f"optimizer.{name}" for name in ("name", "momentum", "beta1", "beta2", "eps")),
         "optimizer.weight_decay",
         "optimizer.label_smoothing",

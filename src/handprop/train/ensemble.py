@@ -26,6 +26,7 @@ from handprop.train.inputs import NORMALIZATION_FILE, load_normalization
 from handprop.train.params_file import load_params
 from handprop.train.rundir import CONFIG_FILE, PARAMS_FILE
 from handprop.train.snapshots import SNAPSHOT_DIR, snapshot_files
+from handprop.train.tta import tta_probabilities
 
 #: Config keys that must agree between ensembled runs (the rows and inputs they see).
 SAME_KEYS = ("data.split", "data.n_val", "data.n_train", "model.dtype")
@@ -111,8 +112,14 @@ def check_compatible(runs: Sequence[Run]) -> None:
             )
 
 
-def member_probabilities(params: Params, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(predicted class (n,), class probabilities (n, K) float64)`` of one member."""
+def member_probabilities(
+    params: Params, X: np.ndarray, tta: str = "none"
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(predicted class (n,), class probabilities (n, K) float64)`` of one member, with
+    the test-time augmentation ``tta`` (:mod:`handprop.train.tta`)."""
+    if tta != "none":
+        probs = tta_probabilities(params, X, tta)
+        return probs.argmax(axis=1), probs
     s = scores(params, X)
     return s.argmax(axis=1), L.softmax(s.astype(np.float64))
 

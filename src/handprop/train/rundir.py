@@ -13,8 +13,10 @@ Layout of ``out_dir``::
     curves.png        cost, loss and accuracy for training and validation
     schedule.png      the learning-rate schedule
     weights.png       the first-layer weights as 32x32 colour images
-    metrics.json      status, test accuracy, best/final validation accuracy, wall time
-                      (written last: a "completed" status means every other file exists)
+    metrics.json      status, test accuracy, best/final validation accuracy, wall time;
+                      with augment.tta also test_acc_plain (test_acc is then the
+                      augmented one) (written last: a "completed" status means every
+                      other file exists)
     .lock             while a process works in the folder
 """
 
@@ -39,6 +41,7 @@ from handprop.data.whiten import Whitening, save_whitening
 from handprop.errors import ConfigError, DataError
 from handprop.lock import folder_lock
 from handprop.nn.network import evaluate
+from handprop.nn.params import Params
 from handprop.train.checkpoint import (
     CHECKPOINT_JSON,
     Checkpoint,
@@ -53,6 +56,7 @@ from handprop.train.loop import changed_keys, train
 from handprop.train.params_file import save_params
 from handprop.train.snapshots import SNAPSHOT_DIR, snapshot_hook
 from handprop.train.state import Status, TrainResult
+from handprop.train.tta import tta_accuracy
 
 CONFIG_FILE = "config.toml"
 METRICS_FILE = "metrics.json"
@@ -76,9 +80,11 @@ class RunSummary:
     steps: int
 
 
-def _metrics(config: TrainConfig, result: TrainResult, test_acc: float | None) -> dict[str, Any]:
+def _metrics(
+    config: TrainConfig, result: TrainResult, test_acc: float | None, tta: dict[str, Any]
+) -> dict[str, Any]:
     val = result.history.columns()["val_acc"]
-    return {
+    return tta | {
         "name": config.run.name,
         "status": result.status,
         "test_acc": test_acc,
@@ -88,6 +94,17 @@ def _metrics(config: TrainConfig, result: TrainResult, test_acc: float | None) -
         "wall_time": result.wall_time,
         "steps": result.steps,
         "diverged_step": result.diverged_step,
+    }
+
+
+def _tta_metrics(tta: str, params: Params, data: Splits, plain_test_acc: float) -> dict[str, Any]:
+    """The final accuracies under test-time augmentation ``tta``; ``test_acc`` is then the
+    augmented one and ``test_acc_plain`` that of the images alone."""
+    return {
+        "tta": tta,
+        "test_acc_plain": plain_test_acc,
+        "test_acc_tta": tta_accuracy(params, data.test.X, data.test.y, tta),
+        "final_val_acc_tta": tta_accuracy(params, data.val.X, data.val.y, tta),
     }
 
 
@@ -188,10 +205,13 @@ def _finish(
         )
         save_checkpoint(out / CHECKPOINT_DIR, point)
     result.history.save(out / "history.json", out / "history.csv")
-    test_acc = None
+    test_acc, tta = None, {}
     if completed and finite:
         save_params(result.params, out / PARAMS_FILE)
         test_acc = evaluate(result.params, data.test.X, data.test.y).accuracy
+        if config.augment.tta != "none":
+            tta = _tta_metrics(config.augment.tta, result.params, data, test_acc)
+            test_acc = tta["test_acc_tta"]
     if figures:
         weights = result.params.layers[0].W if finite else None
         _figures(
@@ -199,7 +219,7 @@ def _finish(
         )
     if completed:
         shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
-    metrics = _metrics(config, result, test_acc)
+    metrics = _metrics(config, result, test_acc, tta)
     write_json_atomic(out / METRICS_FILE, metrics)
     return _summary(out, metrics)
 
