@@ -92,7 +92,7 @@ def test_fused_step_updates_batchnorm_records_like_update(case, dtype):
     params = Params(init_params(*SIZES, seed=1, dtype=dtype, batchnorm=True).layers)
     opt = make_optimizer(case.name, **case.options)
     fast, state, fast_state = params, opt.init(params), opt.init(params)
-    for t in range(5):
+    for _ in range(5):
         grads = _grads(rng, params, dtype)
         updates, state = opt.update(grads, state, params, 0.05)
         params = apply_updates(params, updates)

@@ -98,7 +98,7 @@ def test_batchnorm_training_moves_running_averages_and_checks_the_parameters(spl
     assert all(np.all(s.var != 1) for s in result.params.stats)
     assert result.params.layers[1].gamma.dtype == np.float32
     plain = config.with_values({"model.batchnorm": False})
-    with pytest.raises(ConfigError, match="model.batchnorm is false but the parameters have"):
+    with pytest.raises(ConfigError, match=r"model\.batchnorm is false but the parameters have"):
         train(params, plain, data=splits32)
-    with pytest.raises(ConfigError, match="model.batchnorm is true but the parameters have no"):
+    with pytest.raises(ConfigError, match=r"model\.batchnorm is true but the parameters have no"):
         train(initial_params(plain), config, data=splits32)

@@ -98,7 +98,10 @@ def _batchnorm_forward(
     out, cache, mean, var = L.batchnorm_forward(
         x, p.gamma, p.beta, s.mean, s.var, training=spec.training, momentum=spec.momentum, eps=eps
     )
-    return out, (cache, Stats(mean.astype(s.mean.dtype, copy=False), var.astype(s.var.dtype, copy=False), s.eps))
+    return out, (
+        cache,
+        Stats(mean.astype(s.mean.dtype, copy=False), var.astype(s.var.dtype, copy=False), s.eps),
+    )
 
 
 def _batchnorm_backward(

@@ -127,7 +127,7 @@ class Params:
 
     @property
     def dtype(self) -> np.dtype:
-        return self.layers[0].W.dtype
+        return self.affine[0].W.dtype
 
     @property
     def affine(self) -> tuple[Layer, ...]:
@@ -142,7 +142,7 @@ class Params:
     @property
     def sizes(self) -> tuple[int, ...]:
         """``(d_in, m1, ..., mk, n_classes)``."""
-        return (self.layers[0].W.shape[0], *(layer.W.shape[1] for layer in self.affine))
+        return (self.affine[0].W.shape[0], *(layer.W.shape[1] for layer in self.affine))
 
     @property
     def hidden(self) -> tuple[int, ...]:
@@ -177,7 +177,9 @@ class Params:
                 if f"gamma{i}" in arrays:
                     layers.append(Norm(arrays[f"gamma{i}"], arrays[f"beta{i}"]))
                     if f"mean{i}" in arrays:
-                        stats.append(Stats(arrays[f"mean{i}"], arrays[f"var{i}"], arrays[f"eps{i}"]))
+                        stats.append(
+                            Stats(arrays[f"mean{i}"], arrays[f"var{i}"], arrays[f"eps{i}"])
+                        )
         except KeyError as err:
             raise ValueError(f"missing parameter array {err.args[0]!r}") from None
         params = cls(tuple(layers), tuple(stats))

@@ -114,9 +114,7 @@ def _fields(record: Any) -> list[tuple[str, bool]]:
     return [(f.name, f.name in decayed) for f in attrs.fields(type(record))]
 
 
-def _per_array(
-    fn: Callable[..., tuple[Array, ...]], *records: Params
-) -> tuple[Params, ...]:
+def _per_array(fn: Callable[..., tuple[Array, ...]], *records: Params) -> tuple[Params, ...]:
     """``fn(decayed, *arrays) -> (new arrays)`` applied to the matching arrays of Params-shaped
     records; returns one Params per output of ``fn``."""
     outs: list[list[Any]] = []
@@ -261,6 +259,7 @@ def _adam(
         count = state.count + 1
         consts = adam_constants(lr, count, b1, b2, eps, lam, weight_decay)
         bias_consts = adam_constants(lr, count, b1, b2, eps, 0.0, 0.0)
+
         def new(
             decayed: bool, g: Array, p: Array, m: Array, v: Array
         ) -> tuple[Array, Array, Array]:

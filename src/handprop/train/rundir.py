@@ -193,7 +193,7 @@ def _finish(
         save_params(result.params, out / PARAMS_FILE)
         test_acc = evaluate(result.params, data.test.X, data.test.y).accuracy
     if figures:
-        weights = result.params.layers[0].W if finite else None
+        weights = result.params.affine[0].W if finite else None
         _figures(
             out, config, result.history, weights, len(data.train.y), data.train.class_names, figures
         )

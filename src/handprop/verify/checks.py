@@ -269,7 +269,9 @@ def check_gradients(
     coords: dict[str, Array] = {}
     if fd_coords > 0:
         coords = sample_coords(params, fd_coords, rng or np.random.default_rng(0))
-        coords = {k: c for k, c in coords.items() if not (k[0] == "b" and f"gamma{k[1:]}" in coords)}
+        coords = {
+            k: c for k, c in coords.items() if not (k[0] == "b" and f"gamma{k[1:]}" in coords)
+        }
         numeric = finite_differences(params, X, y, case.lam, mask, coords=coords, smoothing=s)
     rows = []
     for name, a in analytic.items():
