@@ -102,3 +102,5 @@ def test_batchnorm_training_moves_running_averages_and_checks_the_parameters(spl
         train(params, plain, data=splits32)
     with pytest.raises(ConfigError, match=r"model\.batchnorm is true but the parameters have no"):
         train(initial_params(plain), config, data=splits32)
+    with pytest.raises(ConfigError, match=r"model\.bn_eps is 0\.001 but .* have eps 1e-05"):
+        train(params, config.with_values({"model.bn_eps": 1e-3}), data=splits32)

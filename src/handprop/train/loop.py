@@ -231,6 +231,12 @@ def _check_inputs(params: Params, config: TrainConfig, data: Splits) -> None:
             f"model.batchnorm is {str(config.model.batchnorm).lower()} but the parameters "
             f"{has} batch norms"
         )
+    eps = {float(s.eps) for s in params.stats}
+    if eps and eps != {float(params.dtype.type(config.model.bn_eps))}:
+        raise ConfigError(
+            f"model.bn_eps is {config.model.bn_eps!r} but the parameters' batch norms have eps "
+            f"{', '.join(f'{e:g}' for e in sorted(eps))}"
+        )
     for what, dtype in (("parameters", params.dtype), ("training data", data.train.dtype)):
         if dtype != np.dtype(config.model.dtype):
             raise ConfigError(f"dtype is {config.model.dtype} but the {what} are {dtype}")
