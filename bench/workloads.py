@@ -81,7 +81,9 @@ def synthetic_pool(dtype: str, n: int = POOL, seed: int = 0) -> tuple[np.ndarray
 class TorchNet:
     """The two-layer network in PyTorch: autograd, ``optim.SGD``, fused batch augmentation.
 
-    ``augment = (flip_prob, max_shift, shift_prob)`` or None; ``dropout`` is the drop rate.
+    ``augment = (flip_prob, max_shift, shift_prob)`` or None; ``dropout`` is the drop rate;
+    ``batchnorm`` puts a ``torch.nn.BatchNorm1d`` between the hidden affine layer and its
+    ReLU (batch statistics in training, running averages in evaluation; not decayed).
     """
 
     def __init__(
@@ -93,6 +95,7 @@ class TorchNet:
         augment: tuple[float, int, float] | None = (FLIP_PROB, MAX_SHIFT, SHIFT_PROB),
         dropout: float = 0.0,
         seed: int = 0,
+        batchnorm: bool = False,
     ) -> None:
         import torch
 
@@ -106,7 +109,9 @@ class TorchNet:
             W = torch.randn(fan_in, fan_out, generator=gen, dtype=torch_dtype) / fan_in**0.5
             b = torch.zeros(fan_out, dtype=torch_dtype)
             self.params += [W.requires_grad_(), b.requires_grad_()]
-        self.opt = torch.optim.SGD(self.params, lr=0.01)
+        self.bn = torch.nn.BatchNorm1d(hidden, dtype=torch_dtype) if batchnorm else None
+        extra = list(self.bn.parameters()) if self.bn is not None else []
+        self.opt = torch.optim.SGD(self.params + extra, lr=0.01)
         self.gen = torch.Generator().manual_seed(seed + 1)
         self.rows = torch.arange(SIDE).view(1, SIDE, 1)
         self.cols = torch.arange(SIDE).view(1, 1, SIDE)
@@ -131,7 +136,10 @@ class TorchNet:
     def scores(self, X: Any, train: bool) -> Any:
         torch = self.torch
         W1, b1, W2, b2 = self.params
-        h = torch.relu(X @ W1 + b1)
+        h = X @ W1 + b1
+        if self.bn is not None:
+            h = self.bn.train(train)(h)
+        h = torch.relu(h)
         if train and self.dropout:
             h = torch.nn.functional.dropout(h, self.dropout, training=True)
         return h @ W2 + b2

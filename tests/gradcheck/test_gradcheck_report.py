@@ -174,3 +174,12 @@ def test_optimiser_checks_pass_and_catch_a_wrong_update(monkeypatch):
     monkeypatch.setitem(transforms._FACTORIES, "nesterov", transforms.momentum)
     wrong = optimizers.optimizer_table([optimizers.OptimizerCase("nesterov", {"momentum": 0.9})])
     assert optimizers.optimizer_failures(wrong)
+
+
+def test_gradcheck_cli_batchnorm_network(capsys):
+    argv = ["gradcheck", "--hidden", "4,3", "--batchnorm", "--lam", "0.1", "--dropout", "0.5"]
+    assert main([*argv, "--smoothing", "0.1", "--n", "5", "--fd-coords", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "3-layer m=4,3, lam=0.1, dropout=0.5, smoothing=0.1, batchnorm" in out
+    assert "gamma2" in out and "passed" in out
+    assert gc.CheckCase((), batchnorm=True) == gc.CheckCase(())

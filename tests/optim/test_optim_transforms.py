@@ -81,3 +81,32 @@ def test_invalid_hyperparameters_give_one_line_config_errors(name, opts, field):
     with pytest.raises(ConfigError, match=field) as err:
         make_optimizer(name, **opts)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", OPTIMIZER_CASES, ids=lambda c: c.label)
+def test_fused_step_updates_batchnorm_records_like_update(case, dtype):
+    """``step`` and ``update`` + ``apply_updates`` give the same bits on a batch-normalised
+    network: ``gamma`` and ``beta`` are updated like biases (never decayed)."""
+    rng = np.random.default_rng(3)
+    params = Params(init_params(*SIZES, seed=1, dtype=dtype, batchnorm=True).layers)
+    opt = make_optimizer(case.name, **case.options)
+    fast, state, fast_state = params, opt.init(params), opt.init(params)
+    for _ in range(5):
+        grads = _grads(rng, params, dtype)
+        updates, state = opt.update(grads, state, params, 0.05)
+        params = apply_updates(params, updates)
+        fast, fast_state = opt.step(grads, fast_state, fast, 0.05)
+        assert params_equal(params, fast)
+    assert list(params.arrays())[2:4] == ["gamma1", "beta1"]
+    assert not np.array_equal(params.layers[1].gamma, np.ones(5, dtype))
+
+
+def test_sgd_l2_step_keeps_the_running_averages_and_leaves_gamma_undecayed():
+    params = init_params(*SIZES, seed=1, dtype=np.float64, batchnorm=True)
+    zero = params.map(np.zeros_like)
+    new, penalty = sgd_l2_step(params, zero, 0.1, 0.5)
+    assert new.stats == params.stats
+    np.testing.assert_array_equal(new.layers[1].gamma, params.layers[1].gamma)
+    np.testing.assert_allclose(new.layers[0].W, params.layers[0].W * (1 - 0.1 * 2 * 0.5))
+    assert penalty == pytest.approx(0.5 * sum(np.sum(r.W**2) for r in params.affine))

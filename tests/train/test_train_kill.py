@@ -46,7 +46,17 @@ STATEFUL = {
         }
     ),
 }
-CONFIGS = {"sgd": CONFIG, **STATEFUL}
+#: Batch norms (running averages in the parameters) with Adam's state, two hidden layers.
+BATCHNORM = CONFIG.with_values(
+    {
+        "model.hidden": [16, 8],
+        "model.batchnorm": True,
+        "model.bn_momentum": 0.2,
+        "optimizer.name": "adam",
+        "eta_max": 1e-3,
+    }
+)
+CONFIGS = {"sgd": CONFIG, **STATEFUL, "batchnorm": BATCHNORM}
 
 CHILD = textwrap.dedent(
     """
@@ -115,6 +125,9 @@ def test_sigkill_then_resume_is_bit_identical(name, splits32, tmp_path):
     assert all(np.array_equal(saved[k], final[k]) for k in saved)
     if name != "sgd":
         assert saved  # the state was really carried through the kill
+    if name == "batchnorm":  # the running averages moved and were carried through too
+        assert len(resumed.params.stats) == 2
+        assert not np.array_equal(resumed.params.stats[0].mean, params.stats[0].mean)
 
 
 def test_corrupt_checkpoint_is_a_data_error(splits32, tmp_path):

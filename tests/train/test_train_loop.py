@@ -211,13 +211,13 @@ def test_resume_refuses_fewer_cycles_than_the_checkpoint_ran(splits32, tmp_path)
 
 def test_shuffle_false_visits_batches_in_file_order(splits32, monkeypatch):
     seen: list[np.ndarray] = []
-    real = loop_module.cross_entropy_and_gradients
+    real = loop_module.training_gradients
 
     def spy(params, Xb, yb, *args, **kwargs):
         seen.append(yb.copy())
         return real(params, Xb, yb, *args, **kwargs)
 
-    monkeypatch.setattr(loop_module, "cross_entropy_and_gradients", spy)
+    monkeypatch.setattr(loop_module, "training_gradients", spy)
     run(SMALL.with_overrides(["shuffle=false"]), splits32)
     y = splits32.train.y
     assert all(np.array_equal(b, y[(t % 3) * 100 : (t % 3 + 1) * 100]) for t, b in enumerate(seen))

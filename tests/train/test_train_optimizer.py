@@ -83,3 +83,24 @@ def test_sgd_by_name_is_todays_step(splits32):
     full = train(params, config, data=splits32)
     again = train(params, config.with_values({"optimizer.name": "sgd"}), data=splits32)
     assert params_equal(full.params, again.params)
+
+
+def test_batchnorm_training_moves_running_averages_and_checks_the_parameters(splits32):
+    from handprop.errors import ConfigError
+
+    config = config_from_dict(
+        {"hidden": [8, 6], "batchnorm": True, "bn_momentum": 0.3, "n_s": 4, "dropout": 0.2}
+    )
+    params = initial_params(config)
+    assert len(params.norms) == len(params.stats) == 2
+    result = train(params, config, data=splits32)
+    assert result.status == "completed"
+    assert all(np.all(s.var != 1) for s in result.params.stats)
+    assert result.params.layers[1].gamma.dtype == np.float32
+    plain = config.with_values({"model.batchnorm": False})
+    with pytest.raises(ConfigError, match=r"model\.batchnorm is false but the parameters have"):
+        train(params, plain, data=splits32)
+    with pytest.raises(ConfigError, match=r"model\.batchnorm is true but the parameters have no"):
+        train(initial_params(plain), config, data=splits32)
+    with pytest.raises(ConfigError, match=r"model\.bn_eps is 0\.001 but .* have eps 1e-05"):
+        train(params, config.with_values({"model.bn_eps": 1e-3}), data=splits32)

@@ -33,7 +33,7 @@ def few_steps(name: str):
 
 
 def test_all_addendum_configs_present():
-    assert len(TRAINING_CONFIGS) == 13
+    assert len(TRAINING_CONFIGS) == 14
 
 
 @pytest.mark.parametrize("name", TRAINING_CONFIGS)

@@ -10,7 +10,12 @@ from pathlib import Path
 from handprop.atomic import write_text_atomic
 from handprop.errors import ConfigError
 
-NETWORKS: dict[str, tuple[int, ...]] = {"one-layer": (), "two-layer": (50,)}
+#: Named networks: hidden sizes and batch norm of every hidden layer.
+NETWORKS: dict[str, tuple[tuple[int, ...], bool]] = {
+    "one-layer": ((), False),
+    "two-layer": ((50,), False),
+    "batchnorm": ((50, 30), True),
+}
 
 
 def _hidden_sizes(text: str) -> tuple[int, ...]:
@@ -41,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         choices=tuple(NETWORKS),
         default=list(NETWORKS),
-        help="networks to check: one-layer (no hidden layer), two-layer (m=50) (default: both)",
+        help="networks to check: one-layer (no hidden layer), two-layer (m=50), batchnorm "
+        "(m=50,30, each hidden layer batch-normalised, training mode) (default: all three)",
     )
     parser.add_argument(
         "--hidden",
@@ -49,6 +55,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         metavar="M[,M...]",
         help="custom hidden sizes, e.g. 100 or 100,50 (repeatable; replaces --net)",
+    )
+    parser.add_argument(
+        "--batchnorm",
+        action="store_true",
+        help="batch-normalise every hidden layer of the --hidden networks",
     )
     parser.add_argument(
         "--lam", type=float, nargs="+", default=[0.01], help="L2 strengths (default 0.01)"
@@ -94,11 +105,15 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"n must be >= 1, got {args.n}")
     if args.fd_coords < 0:
         raise ConfigError(f"fd-coords must be >= 0, got {args.fd_coords}")
-    hiddens = args.hidden or [NETWORKS[name] for name in args.net]
+    networks = [(h, args.batchnorm) for h in args.hidden or []] or [
+        NETWORKS[name] for name in args.net
+    ]
     cases = list(
         dict.fromkeys(  # one-layer cases ignore dropout: drop the duplicates
-            gradcheck.CheckCase(h, lam, p, s)
-            for h, lam, p, s in itertools.product(hiddens, args.lam, args.dropout, args.smoothing)
+            gradcheck.CheckCase(h, lam, p, s, bn)
+            for (h, bn), lam, p, s in itertools.product(
+                networks, args.lam, args.dropout, args.smoothing
+            )
         )
     )
     if args.real:

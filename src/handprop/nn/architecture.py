@@ -14,6 +14,9 @@ None, ``feed`` an iterator over the step's per-layer inputs such as dropout mask
     backward(spec, param, dout, cache, need_dx) -> (dx or None, grad arrays)
 
 The grad arrays are in the field order of the parameter record (``()`` without one).
+A kind with running averages (``stats=True``: batch norm) takes its
+:class:`~handprop.nn.params.Stats` as a fifth forward argument and returns
+``(out, (cache, new_stats))``; :func:`running_stats` collects the new ones from a tape.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import attrs
 import numpy as np
 
 from handprop.nn import layers as L
-from handprop.nn.params import Layer, Params
+from handprop.nn.params import Layer, Norm, Params, Stats
 
 Array = np.ndarray
 Feed = Iterator[Array]
@@ -36,12 +39,14 @@ Backward = Callable[[Any, Any, Array, Any, bool], tuple[Array | None, tuple[Arra
 @attrs.frozen
 class Kind:
     """How one layer record runs: its pair, its parameter record type (None = no
-    parameters) and the parameter fields under the L2 penalty."""
+    parameters), the parameter fields under the L2 penalty, and whether it keeps
+    running averages (:class:`~handprop.nn.params.Stats`, not trained)."""
 
     forward: Forward
     backward: Backward
     params: type | None = None
     decayed: tuple[str, ...] = ()
+    stats: bool = False
 
 
 KINDS: dict[type, Kind] = {}
@@ -75,6 +80,37 @@ class Dropout:
     """Inverted dropout; takes the next mask (0 or ``1/keep``, shape of x) from the feed."""
 
 
+@attrs.frozen
+class BatchNorm:
+    """Batch normalisation (:func:`~handprop.nn.layers.batchnorm_forward`); parameters
+    :class:`~handprop.nn.params.Norm` (not decayed), running averages in
+    :class:`~handprop.nn.params.Stats`. ``training``: batch statistics (and running
+    averages moved by ``momentum``), else the running averages."""
+
+    training: bool = True
+    momentum: float = 0.1
+
+
+def _batchnorm_forward(
+    spec: BatchNorm, p: Norm, x: Array, feed: Feed, s: Stats
+) -> tuple[Array, Any]:
+    eps = float(s.eps)
+    out, cache, mean, var = L.batchnorm_forward(
+        x, p.gamma, p.beta, s.mean, s.var, training=spec.training, momentum=spec.momentum, eps=eps
+    )
+    return out, (
+        cache,
+        Stats(mean.astype(s.mean.dtype, copy=False), var.astype(s.var.dtype, copy=False), s.eps),
+    )
+
+
+def _batchnorm_backward(
+    spec: BatchNorm, p: Norm, dout: Array, cache: Any, need_dx: bool
+) -> tuple[Array | None, tuple[Array, ...]]:
+    dx, dgamma, dbeta = L.batchnorm_backward(dout, cache[0])
+    return dx, (dgamma, dbeta)
+
+
 def _affine_forward(spec: Affine, p: Layer, x: Array, feed: Feed) -> tuple[Array, Any]:
     return L.affine_forward(x, p.W, p.b)
 
@@ -103,10 +139,32 @@ register(
 )
 
 
-def mlp(n_hidden: int, *, dropout: bool = False) -> tuple[object, ...]:
-    """``(Affine -> ReLU -> [Dropout]) * n_hidden -> Affine``: today's classifier."""
-    block: tuple[object, ...] = (Affine(), ReLU(), Dropout()) if dropout else (Affine(), ReLU())
+register(
+    BatchNorm,
+    Kind(_batchnorm_forward, _batchnorm_backward, Norm, decayed=(), stats=True),  # type: ignore[arg-type]
+)
+
+
+def mlp(
+    n_hidden: int, *, dropout: bool = False, batchnorm: BatchNorm | None = None
+) -> tuple[object, ...]:
+    """``(Affine -> [BatchNorm] -> ReLU -> [Dropout]) * n_hidden -> Affine``: the classifier."""
+    norm: tuple[object, ...] = () if batchnorm is None else (batchnorm,)
+    block: tuple[object, ...] = (Affine(), *norm, ReLU(), *((Dropout(),) if dropout else ()))
     return (*block * n_hidden, Affine())
+
+
+def running_stats(tape: Sequence[tuple[Any, Any, Any]]) -> tuple[Stats, ...]:
+    """The running averages after a forward pass, from its tape (one per stats layer)."""
+    return tuple(cache[1] for spec, _, cache in tape if kind_of(spec).stats)
+
+
+def decayed_fields(record: type) -> tuple[str, ...]:
+    """The fields of parameter record type ``record`` under the L2 penalty (``("W",)``)."""
+    for kind in KINDS.values():
+        if kind.params is record:
+            return kind.decayed
+    raise TypeError(f"no layer kind has parameters of type {record.__name__}")
 
 
 def check_sequence(sequence: Sequence[object], n_params: int) -> None:
@@ -120,5 +178,4 @@ def check_sequence(sequence: Sequence[object], n_params: int) -> None:
 
 def decayed_arrays(params: Params) -> tuple[Array, ...]:
     """The parameter arrays under the L2 penalty (every ``W``), input side first."""
-    decayed = {kind.params: kind.decayed for kind in KINDS.values() if kind.params is not None}
-    return tuple(getattr(p, name) for p in params.layers for name in decayed[type(p)])
+    return tuple(getattr(p, name) for p in params.layers for name in decayed_fields(type(p)))

@@ -1,7 +1,8 @@
 """The network: forward pass, cost and hand-written backpropagation.
 
 The network is a sequence of layer records (:mod:`handprop.nn.architecture`), by
-default ``(Affine -> ReLU -> [Dropout]) * k -> Affine`` for ``k`` hidden layers;
+default ``(Affine -> [BatchNorm] -> ReLU -> [Dropout]) * k -> Affine`` for ``k`` hidden
+layers (batch norm if the parameters have :class:`~handprop.nn.params.Norm` records);
 :func:`forward` and :func:`backward` fold the registered forward/backward pairs over
 it. Softmax and ``cost = mean cross-entropy + lam * sum_l ||W_l||^2`` close it.
 """
@@ -16,8 +17,15 @@ import numpy as np
 
 from handprop.kernels.softmax import softmax_xent
 from handprop.nn import layers as L
-from handprop.nn.architecture import check_sequence, decayed_arrays, kind_of, mlp
-from handprop.nn.params import Grads, Params
+from handprop.nn.architecture import (
+    BatchNorm,
+    check_sequence,
+    decayed_arrays,
+    kind_of,
+    mlp,
+    running_stats,
+)
+from handprop.nn.params import Grads, Params, Stats
 
 Array = np.ndarray
 Masks = Array | Sequence[Array] | None
@@ -35,33 +43,53 @@ def _masks(mask: Masks) -> tuple[Array, ...]:
     return (mask,) if isinstance(mask, np.ndarray) else tuple(mask)
 
 
+def default_sequence(
+    params: Params, *, dropout: bool = False, training: bool = True, momentum: float = 0.1
+) -> tuple[object, ...]:
+    """:func:`~handprop.nn.architecture.mlp` for the parameters' depth, with a batch norm
+    in ``training`` mode (running averages moved by ``momentum``) if they have any."""
+    norm = BatchNorm(training, momentum) if params.norms else None
+    return mlp(len(params.affine) - 1, dropout=dropout, batchnorm=norm)
+
+
 def forward(
-    params: Params, X: Array, mask: Masks = None, sequence: Sequence[Any] | None = None
+    params: Params,
+    X: Array,
+    mask: Masks = None,
+    sequence: Sequence[Any] | None = None,
+    *,
+    training: bool = True,
 ) -> tuple[Array, Tape]:
     """Scores (n, K) for images X (n, d), and the tape for :func:`backward`.
 
-    ``sequence`` defaults to :func:`~handprop.nn.architecture.mlp` for the parameters'
-    depth, with dropout if ``mask`` (one multiplier per hidden layer) is given. Layers
-    that take per-step inputs (dropout masks) take them from ``mask`` in order.
+    ``sequence`` defaults to :func:`default_sequence`, with dropout if ``mask`` (one
+    multiplier per hidden layer) is given and batch norms in ``training`` mode (batch
+    statistics; else the running averages ``params.stats``). Layers that take per-step
+    inputs (dropout masks) take them from ``mask`` in order; the new running averages are
+    :func:`~handprop.nn.architecture.running_stats` of the tape.
     """
     masks = _masks(mask)
     if sequence is None:
-        n_hidden = len(params.layers) - 1
+        n_hidden = len(params.affine) - 1
         if mask is not None and len(masks) != n_hidden:
             raise ValueError(f"got {len(masks)} dropout masks for {n_hidden} hidden layers")
-        sequence = mlp(n_hidden, dropout=mask is not None)
+        sequence = default_sequence(params, dropout=mask is not None, training=training)
     check_sequence(sequence, len(params.layers))
-    feed, layer_params = iter(masks), iter(params.layers)
+    feed, layer_params, layer_stats = iter(masks), iter(params.layers), iter(params.stats)
     tape: Tape = []
     h = X
     try:
         for spec in sequence:
             kind = kind_of(spec)
             p = next(layer_params) if kind.params is not None else None
-            h, cache = kind.forward(spec, p, h, feed)
+            stats = (next(layer_stats),) if kind.stats else ()
+            h, cache = kind.forward(spec, p, h, feed, *stats)
             tape.append((spec, p, cache))
     except StopIteration:
-        raise ValueError(f"got {len(masks)} masks, too few for the layer sequence") from None
+        raise ValueError(
+            f"got {len(masks)} masks and {len(params.stats)} running averages, too few for "
+            "the layer sequence"
+        ) from None
     if next(feed, None) is not None:
         raise ValueError(f"got {len(masks)} masks, more than the layer sequence takes")
     return h, tape
@@ -97,6 +125,28 @@ class Evaluation:
     accuracy: float
 
 
+def training_gradients(
+    params: Params,
+    X: Array,
+    y: Array,
+    lam: float = 0.0,
+    mask: Masks = None,
+    smoothing: float = 0.0,
+    sequence: Sequence[Any] | None = None,
+) -> tuple[float, Grads, tuple[Stats, ...]]:
+    """Mean cross-entropy on one batch, the gradients of ``loss + lam sum ||W||^2`` and the
+    running averages after the batch (``()`` without batch norm).
+
+    With ``lam = 0`` these are the data-term gradients alone: the training step adds the
+    L2 term in its update (:func:`handprop.kernels.sgd_l2_update`, :mod:`handprop.optim`).
+    ``smoothing`` is label smoothing of the targets (0: none); ``sequence`` as for
+    :func:`forward` (default: training mode).
+    """
+    scores, tape = forward(params, X, mask, sequence)
+    loss, dscores = softmax_xent(scores, y, smoothing)  # the fused softmax cross-entropy pair
+    return loss, backward(params, dscores, tape, lam), running_stats(tape)
+
+
 def cross_entropy_and_gradients(
     params: Params,
     X: Array,
@@ -105,15 +155,8 @@ def cross_entropy_and_gradients(
     mask: Masks = None,
     smoothing: float = 0.0,
 ) -> tuple[float, Grads]:
-    """Mean cross-entropy on one batch and the gradients of ``loss + lam sum ||W||^2``.
-
-    With ``lam = 0`` these are the data-term gradients alone: the training step adds the
-    L2 term in its update (:func:`handprop.kernels.sgd_l2_update`, :mod:`handprop.optim`).
-    ``smoothing`` is label smoothing of the targets (0: none).
-    """
-    scores, caches = forward(params, X, mask)
-    loss, dscores = softmax_xent(scores, y, smoothing)  # the fused softmax cross-entropy pair
-    return loss, backward(params, dscores, caches, lam)
+    """:func:`training_gradients` without the running averages."""
+    return training_gradients(params, X, y, lam, mask, smoothing)[:2]
 
 
 def loss_and_gradients(
@@ -133,8 +176,12 @@ def gradients(
 
 
 def scores(params: Params, X: Array) -> Array:
-    """Class scores (n, K) without dropout, computed in chunks of rows."""
-    parts = [forward(params, X[i : i + EVAL_CHUNK])[0] for i in range(0, len(X), EVAL_CHUNK)]
+    """Class scores (n, K) without dropout, batch norms on their running averages,
+    computed in chunks of rows."""
+    parts = [
+        forward(params, X[i : i + EVAL_CHUNK], training=False)[0]
+        for i in range(0, len(X), EVAL_CHUNK)
+    ]
     if not parts:
         return np.empty((0, params.sizes[-1]), dtype=params.dtype)
     return np.concatenate(parts)

@@ -3,9 +3,11 @@
 A network with hidden sizes ``(m1, ..., mk)`` has ``k + 1`` affine layers;
 ``hidden=()`` is the one-layer softmax classifier, ``hidden=(m,)`` the two-layer
 network. Rows are images: layer ``l`` maps ``(n, d_l) -> (n, d_{l+1})`` with
-``W`` of shape ``(d_l, d_{l+1})`` and ``b`` of shape ``(d_{l+1},)``.
+``W`` of shape ``(d_l, d_{l+1})`` and ``b`` of shape ``(d_{l+1},)``. A batch-normalised
+network has a :class:`Norm` record (``gamma``, ``beta``) after each hidden affine layer,
+and its running averages (:class:`Stats`) beside the trained records, in ``Params.stats``.
 
-Gradients use the same records (:data:`Grads` is :class:`Params`).
+Gradients use the same records (:data:`Grads` is :class:`Params`, without ``stats``).
 """
 
 from __future__ import annotations
@@ -49,68 +51,160 @@ class Layer:
             raise ValueError(f"W and b dtypes differ: {self.W.dtype} vs {self.b.dtype}")
 
 
-def _layer_tuple(value: Iterable[Layer]) -> tuple[Layer, ...]:
+@attrs.frozen
+class Norm:
+    """Batch-norm scale ``gamma`` (m,) and shift ``beta`` (m,), both trained."""
+
+    gamma: Array = attrs.field(converter=_frozen_array)
+    beta: Array = attrs.field(converter=_frozen_array)
+
+    def __attrs_post_init__(self) -> None:
+        if self.gamma.ndim != 1 or self.beta.shape != self.gamma.shape:
+            raise ValueError(
+                f"Norm needs gamma (m,) and beta (m,), got {self.gamma.shape} and {self.beta.shape}"
+            )
+
+
+@attrs.frozen
+class Stats:
+    """Running averages of one batch norm, not trained: ``mean`` (m,), ``var`` (m,), and
+    its ``eps`` (a 0-d array of the parameters' dtype), which evaluation needs too."""
+
+    mean: Array = attrs.field(converter=_frozen_array)
+    var: Array = attrs.field(converter=_frozen_array)
+    eps: Array = attrs.field(converter=_frozen_array)
+
+    def __attrs_post_init__(self) -> None:
+        if self.mean.ndim != 1 or self.var.shape != self.mean.shape or self.eps.shape != ():
+            raise ValueError(
+                f"Stats needs mean (m,), var (m,) and eps (), got {self.mean.shape}, "
+                f"{self.var.shape} and {self.eps.shape}"
+            )
+
+
+Record = Layer | Norm
+
+
+def _layer_tuple(value: Iterable[Record]) -> tuple[Record, ...]:
     return tuple(value)
+
+
+def _stats_tuple(value: Iterable[Stats]) -> tuple[Stats, ...]:
+    return tuple(value)
+
+
+def _width(record: Record) -> int:
+    return record.W.shape[1] if isinstance(record, Layer) else record.gamma.shape[0]
 
 
 @attrs.frozen
 class Params:
-    """All layers of a network, input side first. Also the gradient record."""
+    """All trained records of a network, input side first (:class:`Layer`, and a
+    :class:`Norm` after each hidden layer of a batch-normalised network), and the
+    running averages of its batch norms in order (``stats``: one per Norm, or none in
+    gradient and optimiser records). Also the gradient record."""
 
-    layers: tuple[Layer, ...] = attrs.field(converter=_layer_tuple)
+    layers: tuple[Record, ...] = attrs.field(converter=_layer_tuple)
+    stats: tuple[Stats, ...] = attrs.field(default=(), converter=_stats_tuple)
 
     def __attrs_post_init__(self) -> None:
-        if not self.layers:
-            raise ValueError("Params needs at least one layer")
+        if not self.layers or not isinstance(self.layers[0], Layer):
+            raise ValueError("Params needs at least one layer, an affine one first")
         for i, (a, b) in enumerate(itertools.pairwise(self.layers)):
-            if a.W.shape[1] != b.W.shape[0]:
+            d_in = b.W.shape[0] if isinstance(b, Layer) else b.gamma.shape[0]
+            if _width(a) != d_in or (isinstance(a, Norm) and isinstance(b, Norm)):
                 raise ValueError(
-                    f"layer {i} outputs {a.W.shape[1]} units but layer {i + 1} "
-                    f"expects {b.W.shape[0]}"
+                    f"layer {i} outputs {_width(a)} units but layer {i + 1} expects {d_in}"
                 )
+        if isinstance(self.layers[-1], Norm):
+            raise ValueError("the output layer must be affine, not a batch norm")
+        norms = self.norms
+        if self.stats and [s.mean.shape for s in self.stats] != [n.gamma.shape for n in norms]:
+            raise ValueError(
+                f"Params has {len(norms)} batch norms but {len(self.stats)} running averages "
+                "of other shapes"
+            )
 
     @property
     def dtype(self) -> np.dtype:
-        return self.layers[0].W.dtype
+        return self.affine[0].W.dtype
+
+    @property
+    def affine(self) -> tuple[Layer, ...]:
+        """The affine layers, input side first."""
+        return tuple(r for r in self.layers if isinstance(r, Layer))
+
+    @property
+    def norms(self) -> tuple[Norm, ...]:
+        """The batch norms, input side first (none without batch normalisation)."""
+        return tuple(r for r in self.layers if isinstance(r, Norm))
 
     @property
     def sizes(self) -> tuple[int, ...]:
         """``(d_in, m1, ..., mk, n_classes)``."""
-        return (self.layers[0].W.shape[0], *(layer.W.shape[1] for layer in self.layers))
+        return (self.affine[0].W.shape[0], *(layer.W.shape[1] for layer in self.affine))
 
     @property
     def hidden(self) -> tuple[int, ...]:
         return self.sizes[1:-1]
 
     def arrays(self) -> dict[str, Array]:
-        """Flat ``{"W1": ..., "b1": ..., "W2": ...}`` view, 1-based like the seeds."""
+        """Flat ``{"W1": ..., "b1": ..., "W2": ...}`` view, 1-based like the seeds; a batch
+        norm after affine layer ``i`` adds ``gamma<i>, beta<i>`` and its running averages
+        ``mean<i>, var<i>, eps<i>``."""
         out: dict[str, Array] = {}
-        for i, layer in enumerate(self.layers, start=1):
-            out[f"W{i}"] = layer.W
-            out[f"b{i}"] = layer.b
+        stats, i = iter(self.stats), 0
+        for record in self.layers:
+            if isinstance(record, Layer):
+                i += 1
+                out[f"W{i}"], out[f"b{i}"] = record.W, record.b
+                continue
+            out[f"gamma{i}"], out[f"beta{i}"] = record.gamma, record.beta
+            s = next(stats, None)
+            if s is not None:
+                out[f"mean{i}"], out[f"var{i}"], out[f"eps{i}"] = s.mean, s.var, s.eps
         return out
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Params:
         """Inverse of :meth:`arrays`."""
-        n = len(arrays) // 2
+        n = max((int(k[1:]) for k in arrays if k[:1] in "Wb" and k[1:].isdigit()), default=0)
+        layers: list[Record] = []
+        stats = []
         try:
-            return cls(tuple(Layer(arrays[f"W{i}"], arrays[f"b{i}"]) for i in range(1, n + 1)))
+            for i in range(1, n + 1):
+                layers.append(Layer(arrays[f"W{i}"], arrays[f"b{i}"]))
+                if f"gamma{i}" in arrays:
+                    layers.append(Norm(arrays[f"gamma{i}"], arrays[f"beta{i}"]))
+                    if f"mean{i}" in arrays:
+                        stats.append(
+                            Stats(arrays[f"mean{i}"], arrays[f"var{i}"], arrays[f"eps{i}"])
+                        )
         except KeyError as err:
             raise ValueError(f"missing parameter array {err.args[0]!r}") from None
+        params = cls(tuple(layers), tuple(stats))
+        extra = set(arrays) - set(params.arrays())
+        if extra:
+            raise ValueError(f"unexpected parameter array {sorted(extra)[0]!r}")
+        return params
 
     def map(self, fn: Callable[[Array], Array]) -> Params:
-        """Apply ``fn`` to every array."""
+        """Apply ``fn`` to every trained array (the result has no ``stats``)."""
         return Params(tuple(_record_map(fn, layer) for layer in self.layers))
 
     def zip_map(self, other: Params, fn: Callable[[Array, Array], Array]) -> Params:
-        """Combine two records of the same shape array by array."""
+        """Combine the trained arrays of two records of the same shape (no ``stats``)."""
         return Params(
             tuple(_record_map(fn, a, b) for a, b in zip(self.layers, other.layers, strict=True))
         )
 
+    def with_stats(self, stats: Iterable[Stats]) -> Params:
+        """The same trained records with running averages ``stats``."""
+        return Params(self.layers, stats)
+
     def astype(self, dtype: np.dtype | type | str) -> Params:
-        return self.map(lambda a: a.astype(dtype))
+        cast = self.map(lambda a: a.astype(dtype))
+        return cast.with_stats(_record_map(lambda a: a.astype(dtype), s) for s in self.stats)
 
 
 Grads = Params
@@ -130,13 +224,18 @@ def init_params(
     seed: int | np.random.Generator = 0,
     dtype: np.dtype | type | str = np.float32,
     init: InitName = "fan_in",
+    batchnorm: bool = False,
+    bn_eps: float = 1e-5,
 ) -> Params:
     """Random weights, zero biases.
 
     ``init="fan_in"``: ``W ~ N(0, 1/d_in)`` per layer (first seed).
     ``init="normal_0.01"``: ``W, b ~ N(0, 0.01^2)`` (second seed).
     Weights are drawn in float64 and cast, so float32 and float64 networks from
-    the same seed hold the same values up to rounding.
+    the same seed hold the same values up to rounding. ``batchnorm=True`` adds a
+    :class:`Norm` (``gamma = 1``, ``beta = 0``) after each hidden layer, with running
+    averages ``mean = 0``, ``var = 1`` and ``eps = bn_eps`` (no random draws: the weights
+    are those of the same network without batch norm).
     """
     hidden_sizes: tuple[int, ...] = (hidden,) if isinstance(hidden, int) else tuple(hidden)
     sizes = (d_in, *hidden_sizes, n_classes)
@@ -145,7 +244,7 @@ def init_params(
     if init not in INIT_NAMES:
         raise ValueError(f"init must be one of {INIT_NAMES}, got {init!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    layers = []
+    layers: list[Record] = []
     for fan_in, fan_out in itertools.pairwise(sizes):
         if init == "fan_in":
             W = rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)
@@ -154,7 +253,13 @@ def init_params(
             W = 0.01 * rng.standard_normal((fan_in, fan_out))
             b = 0.01 * rng.standard_normal(fan_out)
         layers.append(Layer(W.astype(dtype), b.astype(dtype)))
-    return Params(tuple(layers))
+        if batchnorm and len(layers) < 2 * len(hidden_sizes):
+            layers.append(Norm(np.ones(fan_out, dtype), np.zeros(fan_out, dtype)))
+    stats = [
+        Stats(np.zeros(m, dtype), np.ones(m, dtype), np.asarray(bn_eps, dtype))
+        for m in (hidden_sizes if batchnorm else ())
+    ]
+    return Params(tuple(layers), stats)
 
 
 def params_allclose(a: Params, b: Params, *, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
@@ -168,7 +273,7 @@ def params_equal(a: Params, b: Params) -> bool:
 
 
 def _pairs(a: Params, b: Params) -> Iterable[tuple[Array, Array]]:
-    if a.sizes != b.sizes:
-        return [(np.zeros(1), np.ones(1))]
     xs, ys = a.arrays(), b.arrays()
+    if a.sizes != b.sizes or xs.keys() != ys.keys():
+        return [(np.zeros(1), np.ones(1))]
     return [(xs[k], ys[k]) for k in xs]

@@ -13,10 +13,15 @@ step (``schedule(t)``, :mod:`handprop.train.schedules`) that the training step a
 evaluates, so the optimiser state holds only what the optimiser itself accumulates.
 
 ``grads`` are the data-term gradients. ``lam`` is handprop's L2 strength: the cost has
-``lam * sum ||W||^2`` on the weights only (not the biases), so ``2 lam W`` is added to each
+``lam * sum ||W||^2`` on the weights only (not the biases, nor the batch-norm ``gamma`` and
+``beta``: the decayed fields of each record are its layer kind's, see
+:func:`~handprop.nn.architecture.decayed_fields`), so ``2 lam W`` is added to each
 weight gradient before the optimiser sees it (``torch.optim`` with ``weight_decay = 2 lam``
 on a weights-only parameter group). AdamW's ``weight_decay`` is decoupled instead
 (``W <- W (1 - lr weight_decay)``, as in ``torch.optim.AdamW``), also on weights only.
+Every trained array is updated (``W``, ``b``, ``gamma``, ``beta``); the running averages
+of batch norms (``Params.stats``) are not trained: the results carry none, and the
+training step attaches those of its forward pass.
 
 The updates follow ``torch.optim.SGD`` (``momentum``, ``nesterov=True``, ``dampening=0``),
 ``torch.optim.Adam`` and ``torch.optim.AdamW`` (``amsgrad=False``) operation by operation.
@@ -36,7 +41,8 @@ import numpy as np
 from handprop.errors import ConfigError
 from handprop.kernels.optim import adam_constants, adam_update, momentum_update
 from handprop.kernels.sgd import sgd_l2_update
-from handprop.nn.params import Layer, Params
+from handprop.nn.architecture import decayed_fields
+from handprop.nn.params import Params
 
 Array = np.ndarray
 
@@ -102,14 +108,29 @@ def _scalar(x: Array, value: float) -> np.floating:
     return x.dtype.type(value)
 
 
+def _fields(record: Any) -> list[tuple[str, bool]]:
+    """``(name, decayed)`` for every array field of a parameter record."""
+    decayed = decayed_fields(type(record))
+    return [(f.name, f.name in decayed) for f in attrs.fields(type(record))]
+
+
+def _per_array(fn: Callable[..., tuple[Array, ...]], *records: Params) -> tuple[Params, ...]:
+    """``fn(decayed, *arrays) -> (new arrays)`` applied to the matching arrays of Params-shaped
+    records; returns one Params per output of ``fn``."""
+    outs: list[list[Any]] = []
+    for group in zip(*(r.layers for r in records), strict=True):
+        per_field = [fn(d, *(getattr(r, name) for r in group)) for name, d in _fields(group[0])]
+        outs.append([type(group[0])(*arrays) for arrays in zip(*per_field, strict=True)])
+    return tuple(Params(layers) for layers in zip(*outs, strict=True))
+
+
 def _with_l2(grads: Params, params: Params, lam: float) -> Params:
-    """``dW + 2 lam W`` for every weight, biases unchanged (handprop's L2 term)."""
+    """``dW + 2 lam W`` for every decayed array, the others unchanged (handprop's L2 term)."""
     if not lam:
         return grads
-    return Params(
-        Layer(g.W + _scalar(p.W, 2 * lam) * p.W, g.b)
-        for g, p in zip(grads.layers, params.layers, strict=True)
-    )
+    return _per_array(
+        lambda decayed, g, p: (g + _scalar(p, 2 * lam) * p if decayed else g,), grads, params
+    )[0]
 
 
 def _check(name: str, value: float, low: float, high: float) -> None:
@@ -136,20 +157,20 @@ def sgd(lam: float = 0.0) -> GradientTransformation:
     def update(
         grads: Params, state: EmptyState, params: Params, lr: float
     ) -> tuple[Params, EmptyState]:
-        layers = []
-        for g, p in zip(grads.layers, params.layers, strict=True):
-            dW = (g.W + _scalar(p.W, 2 * lam) * p.W) * _scalar(p.W, lr)
-            layers.append(Layer(-dW, -(lr * g.b)))
-        return Params(layers), state
+        def delta(decayed: bool, g: Array, p: Array) -> tuple[Array]:
+            if decayed:
+                return (-((g + _scalar(p, 2 * lam) * p) * _scalar(p, lr)),)
+            return (-(lr * g),)
+
+        return _per_array(delta, grads, params)[0], state
 
     def step(
         grads: Params, state: EmptyState, params: Params, lr: float
     ) -> tuple[Params, EmptyState]:
-        layers = [
-            Layer(sgd_l2_update(p.W, g.W, lr, lam)[0], p.b - lr * g.b)
-            for g, p in zip(grads.layers, params.layers, strict=True)
-        ]
-        return Params(layers), state
+        def new(decayed: bool, g: Array, p: Array) -> tuple[Array]:
+            return (sgd_l2_update(p, g, lr, lam)[0] if decayed else p - lr * g,)
+
+        return _per_array(new, grads, params)[0], state
 
     return GradientTransformation(init, update, step)
 
@@ -174,13 +195,11 @@ def _trace(lam: float, beta: float, nesterov: bool) -> GradientTransformation:
     def step(
         grads: Params, state: TraceState, params: Params, lr: float
     ) -> tuple[Params, TraceState]:
-        layers, trace = [], []
-        for g, p, buf in zip(grads.layers, params.layers, state.trace.layers, strict=True):
-            W, bW = momentum_update(p.W, g.W, buf.W, lr, lam, beta, nesterov)
-            b, bb = momentum_update(p.b, g.b, buf.b, lr, 0.0, beta, nesterov)
-            layers.append(Layer(W, b))
-            trace.append(Layer(bW, bb))
-        return Params(layers), TraceState(Params(trace))
+        def new(decayed: bool, g: Array, p: Array, buf: Array) -> tuple[Array, Array]:
+            return momentum_update(p, g, buf, lr, lam if decayed else 0.0, beta, nesterov)
+
+        new_params, trace = _per_array(new, grads, params, state.trace)
+        return new_params, TraceState(trace)
 
     return GradientTransformation(init, update, step)
 
@@ -227,10 +246,11 @@ def _adam(
 
         updates = m.zip_map(v, delta)
         if weight_decay:
-            updates = Params(
-                Layer(u.W - _scalar(p.W, decay) * p.W, u.b)
-                for u, p in zip(updates.layers, params.layers, strict=True)
-            )
+            updates = _per_array(
+                lambda decayed, u, p: (u - _scalar(p, decay) * p if decayed else u,),
+                updates,
+                params,
+            )[0]
         return updates, AdamState(count, m, v)
 
     def step(
@@ -239,15 +259,14 @@ def _adam(
         count = state.count + 1
         consts = adam_constants(lr, count, b1, b2, eps, lam, weight_decay)
         bias_consts = adam_constants(lr, count, b1, b2, eps, 0.0, 0.0)
-        layers, ms, vs = [], [], []
-        pairs = zip(grads.layers, params.layers, state.m.layers, state.v.layers, strict=True)
-        for g, p, m, v in pairs:
-            W, mW, vW = adam_update(p.W, g.W, m.W, v.W, consts)
-            b, mb, vb = adam_update(p.b, g.b, m.b, v.b, bias_consts)
-            layers.append(Layer(W, b))
-            ms.append(Layer(mW, mb))
-            vs.append(Layer(vW, vb))
-        return Params(layers), AdamState(count, Params(ms), Params(vs))
+
+        def new(
+            decayed: bool, g: Array, p: Array, m: Array, v: Array
+        ) -> tuple[Array, Array, Array]:
+            return adam_update(p, g, m, v, consts if decayed else bias_consts)
+
+        new_params, m, v = _per_array(new, grads, params, state.m, state.v)
+        return new_params, AdamState(count, m, v)
 
     return GradientTransformation(init, update, step)
 

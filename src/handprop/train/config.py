@@ -137,7 +137,9 @@ def _float_field(default: float, validator: Validator) -> Any:
 
 @attrs.frozen(kw_only=True)
 class ModelConfig:
-    """``[model]``: hidden layer sizes, initialisation, float type, dropout rate."""
+    """``[model]``: hidden layer sizes, initialisation, float type, dropout rate, and batch
+    normalisation of every hidden layer (``Affine -> BatchNorm -> ReLU``) with the momentum
+    of its running averages and its ``eps``."""
 
     TABLE: ClassVar[str] = "model"
     hidden: tuple[int, ...] = attrs.field(
@@ -146,6 +148,9 @@ class ModelConfig:
     init: InitName = attrs.field(default="fan_in", validator=_one_of(INIT_NAMES))
     dtype: DtypeName = attrs.field(default="float32", validator=_one_of(DTYPES))
     dropout: float = _float_field(0.0, _float_in(0.0, 1.0, hi_open=True))
+    batchnorm: bool = attrs.field(default=False, validator=_is_bool)
+    bn_momentum: float = _float_field(0.1, _float_in(0.0, 1.0, lo_open=True, hi_open=True))
+    bn_eps: float = _float_field(1e-5, _float_in(0.0, math.inf, lo_open=True, hi_open=True))
 
 
 @attrs.frozen(kw_only=True)
@@ -292,6 +297,16 @@ class TrainConfig:
                 "model.dropout must be 0 for the one-layer classifier (model.hidden = []): "
                 "it drops hidden units only"
             )
+        if self.model.batchnorm and not self.model.hidden:
+            raise ConfigError(
+                "model.batchnorm needs hidden layers (it normalises hidden units), "
+                "got model.hidden = []"
+            )
+        if self.model.batchnorm and self.optimizer.batch_size < 2:
+            raise ConfigError(
+                "optimizer.batch_size must be >= 2 with model.batchnorm = true (batch "
+                f"statistics of one image are undefined), got {self.optimizer.batch_size}"
+            )
         if self.optimizer.weight_decay and self.optimizer.name != "adamw":
             raise ConfigError(
                 "optimizer.weight_decay is decoupled weight decay of adamw; use optimizer.lam "
@@ -376,6 +391,9 @@ LEGACY_KEYS: dict[str, str] = {
 #: Keys added after the flat files: the flat view lists them only when not at their default.
 NEWER_KEYS: frozenset[str] = frozenset(
     {
+        "model.batchnorm",
+        "model.bn_momentum",
+        "model.bn_eps",
         "data.whiten",
         "data.whiten_eps",
         "augment.tta",

@@ -153,7 +153,7 @@ def _physical_memory() -> int:
 
 
 def initial_params(config: TrainConfig, d_in: int = 3072, n_classes: int = 10) -> Params:
-    """Fresh parameters for ``config`` (its hidden sizes, init, dtype and seed).
+    """Fresh parameters for ``config`` (its hidden sizes, init, dtype, batch norms and seed).
 
     A network that cannot fit in this machine's memory is a :class:`ConfigError`
     saying how much it needs.
@@ -173,6 +173,8 @@ def initial_params(config: TrainConfig, d_in: int = 3072, n_classes: int = 10) -
             seed=stream(config.run.seed, INIT),
             dtype=np.dtype(config.model.dtype),
             init=config.model.init,
+            batchnorm=config.model.batchnorm,
+            bn_eps=config.model.bn_eps,
         )
     except MemoryError:
         raise ConfigError(message) from None

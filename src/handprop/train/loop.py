@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import attrs
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -26,10 +27,10 @@ from handprop.errors import ConfigError
 from handprop.kernels.augment import Augmentation, Fill, draw_augmentation, gather_augment
 from handprop.kernels.dropout import dropout_mask
 from handprop.kernels.sgd import sgd_l2_update
-from handprop.nn.architecture import decayed_arrays
+from handprop.nn.architecture import BatchNorm, decayed_arrays, decayed_fields, mlp
 from handprop.nn.layers import l2_penalty
-from handprop.nn.network import cross_entropy_and_gradients, evaluate
-from handprop.nn.params import Grads, Layer, Params
+from handprop.nn.network import evaluate, training_gradients
+from handprop.nn.params import Grads, Params
 from handprop.optim import GradientTransformation, make_optimizer
 from handprop.train import schedules
 from handprop.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -73,7 +74,8 @@ def batch_layout(config: TrainConfig, n_train: int) -> tuple[int, int]:
 
 
 def sgd_update(params: Params, grads: Grads, eta: float, lam: float = 0.0) -> Params:
-    """``W - eta (dW + 2 lam W)`` and ``b - eta db`` for every layer, as new arrays.
+    """``W - eta (dW + 2 lam W)`` and ``b - eta db`` for every layer (and ``gamma``, ``beta``
+    of batch norms like ``b``), as new arrays, keeping the running averages of ``params``.
 
     Pass full gradients with ``lam = 0``, or data-term gradients with the L2 strength:
     the weight decay is then fused into the update (one pass over each ``W``).
@@ -86,10 +88,18 @@ def sgd_l2_step(params: Params, grads: Grads, eta: float, lam: float) -> tuple[P
     in the same pass."""
     layers, squares = [], 0.0
     for p, g in zip(params.layers, grads.layers, strict=True):
-        W, s = sgd_l2_update(p.W, g.W, eta, lam)
-        layers.append(Layer(W, p.b - eta * g.b))
-        squares += s
-    return Params(layers), lam * squares
+        decayed = decayed_fields(type(p))
+        arrays = []
+        for f in attrs.fields(type(p)):
+            old, grad = getattr(p, f.name), getattr(g, f.name)
+            if f.name in decayed:
+                new, s = sgd_l2_update(old, grad, eta, lam)
+                squares += s
+            else:
+                new = old - eta * grad
+            arrays.append(new)
+        layers.append(type(p)(*arrays))
+    return Params(layers, params.stats), lam * squares
 
 
 def optimizer(config: TrainConfig) -> GradientTransformation:
@@ -143,6 +153,8 @@ def make_step(
     )
     dtype = X.dtype
     mask_shapes = [(batch, m) for m in config.model.hidden]
+    norm = BatchNorm(True, config.model.bn_momentum) if config.model.batchnorm else None
+    sequence = mlp(len(config.model.hidden), dropout=bool(rate), batchnorm=norm)
 
     def step(state: TrainState, t: int) -> TrainState:
         epoch, block = divmod(t, per_epoch)
@@ -158,13 +170,16 @@ def make_step(
             if rate:
                 masks = [dropout_mask(rng, s, rate, dtype) for s in mask_shapes]
         Xb = gather_batch(X, idx, aug, fill)
-        loss, grads = cross_entropy_and_gradients(state.params, Xb, y[idx], 0.0, masks, smoothing)
+        loss, grads, stats = training_gradients(
+            state.params, Xb, y[idx], 0.0, masks, smoothing, sequence
+        )
         opt_state = state.opt_state
         if update is None:
             params, penalty = sgd_l2_step(state.params, grads, schedule(t), lam)
         else:
             penalty = l2_penalty(decayed_arrays(state.params), lam)
             params, opt_state = update(grads, opt_state, state.params, schedule(t))
+        params = params.with_stats(stats)  # the batch norms' running averages (if any)
         return TrainState(params, t + 1, perm, epoch, loss, loss + penalty, opt_state)
 
     return step
@@ -209,6 +224,18 @@ def _check_inputs(params: Params, config: TrainConfig, data: Splits) -> None:
         raise ConfigError(
             f"hidden is {list(config.model.hidden)} but the parameters have hidden sizes "
             f"{list(params.hidden)}"
+        )
+    if bool(params.norms) != config.model.batchnorm:
+        has = "have" if params.norms else "have no"
+        raise ConfigError(
+            f"model.batchnorm is {str(config.model.batchnorm).lower()} but the parameters "
+            f"{has} batch norms"
+        )
+    eps = {float(s.eps) for s in params.stats}
+    if eps and eps != {float(params.dtype.type(config.model.bn_eps))}:
+        raise ConfigError(
+            f"model.bn_eps is {config.model.bn_eps!r} but the parameters' batch norms have eps "
+            f"{', '.join(f'{e:g}' for e in sorted(eps))}"
         )
     for what, dtype in (("parameters", params.dtype), ("training data", data.train.dtype)):
         if dtype != np.dtype(config.model.dtype):

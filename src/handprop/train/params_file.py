@@ -1,5 +1,7 @@
-"""Parameter files (``.npz`` of ``W1, b1, ...``): written atomically, read without pickle
-and checked against the network they should hold before any array is read."""
+"""Parameter files (``.npz`` of ``W1, b1, ...``; with batch norms also ``gamma<i>, beta<i>``
+and the running averages ``mean<i>, var<i>, eps<i>`` of hidden layer ``i``): written
+atomically, read without pickle and checked against the network they should hold before
+any array is read. Files without batch norms (all those written before them) load as before."""
 
 from __future__ import annotations
 
@@ -13,29 +15,35 @@ import numpy as np
 
 from handprop.atomic import save_npz_atomic
 from handprop.errors import DataError
-from handprop.nn.params import Layer, Params
+from handprop.nn.params import Params
 
 #: Input size and class count of CIFAR-10 networks.
 D_IN = 3 * 32 * 32
 N_CLASSES = 10
+#: The arrays of a batch norm in a parameter file.
+BN_ARRAYS = ("gamma", "beta", "mean", "var", "eps")
 
 
 def save_params(params: Params, path: str | Path) -> None:
-    """Write ``W1, b1, ...`` to an ``.npz`` file atomically."""
+    """Write ``W1, b1, ...`` (:meth:`Params.arrays`) to an ``.npz`` file atomically."""
     arrays: dict[str, Any] = dict(params.arrays())
     save_npz_atomic(path, arrays)
 
 
-def expected_shapes(sizes: Sequence[int]) -> dict[str, tuple[int, ...]]:
-    """``{"W1": (d_in, m1), "b1": (m1,), ...}`` of a network with layer sizes ``sizes``."""
+def expected_shapes(sizes: Sequence[int], batchnorm: bool = False) -> dict[str, tuple[int, ...]]:
+    """``{"W1": (d_in, m1), "b1": (m1,), ...}`` of a network with layer sizes ``sizes``
+    (and its batch-norm arrays, in :meth:`Params.arrays` order, if ``batchnorm``)."""
     shapes: dict[str, tuple[int, ...]] = {}
     for i, (a, b) in enumerate(itertools.pairwise(sizes), start=1):
         shapes[f"W{i}"], shapes[f"b{i}"] = (a, b), (b,)
+        if batchnorm and i < len(sizes) - 1:
+            for name in BN_ARRAYS:
+                shapes[f"{name}{i}"] = () if name == "eps" else (b,)
     return shapes
 
 
-def _names(n: int) -> str:
-    return ", ".join(f"W{i}, b{i}" for i in range(1, n + 1)) if n else "none"
+def _names(shapes: dict[str, Any]) -> str:
+    return ", ".join(shapes) or "none"
 
 
 def _read_member(zf: zipfile.ZipFile, member: str, shape: tuple[int, ...] | None, dtype: Any):
@@ -67,25 +75,26 @@ def load_params(
     """Parameters from an ``.npz`` written by :func:`save_params`.
 
     With ``sizes`` (``(d_in, m1, ..., n_classes)``) and ``dtype``, the file must hold
-    exactly ``W1, b1, ..., Wk, bk`` of those shapes and dtype; each array header is
+    exactly ``W1, b1, ..., Wk, bk`` of those shapes and dtype (plus the batch-norm arrays of
+    every hidden layer if it holds ``gamma1``); each array header is
     checked before its data is read, so a small file claiming a huge array is refused.
     ``finite=True`` refuses NaN and infinite values. Any problem is a :class:`DataError`.
     """
     try:
         with zipfile.ZipFile(path) as zf:
             members = {m.removesuffix(".npy"): m for m in zf.namelist()}
-            n = len(members) // 2 + 1
+            bn = "gamma1" in members
+            n = sum(1 for k in members if k[:1] == "W") + 1
             shapes: dict[str, tuple[int, ...] | None] = (
-                dict(expected_shapes(sizes)) if sizes else dict.fromkeys(expected_shapes([0] * n))
+                dict(expected_shapes(sizes, bn))
+                if sizes
+                else dict.fromkeys(expected_shapes([0] * n, bn))
             )
-            layers = len(shapes) // 2
-            if set(members) != set(shapes) or not layers:
+            if set(members) != set(shapes) or n < 2:
                 held = ", ".join(sorted(members)) or "nothing"
-                raise ValueError(f"it holds {held}; expected {_names(layers)}")
+                raise ValueError(f"it holds {held}; expected {_names(shapes)}")
             arrays = {k: _read_member(zf, members[k], shapes[k], dtype) for k in shapes}
-        params = Params(
-            tuple(Layer(arrays[f"W{i}"], arrays[f"b{i}"]) for i in range(1, layers + 1))
-        )
+        params = Params.from_arrays(arrays)
     except (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as err:
         raise DataError(f"cannot read parameters from {path}: {err}") from None
     if finite:

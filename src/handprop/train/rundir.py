@@ -213,7 +213,7 @@ def _finish(
             tta = _tta_metrics(config.augment.tta, result.params, data, test_acc)
             test_acc = tta["test_acc_tta"]
     if figures:
-        weights = result.params.layers[0].W if finite else None
+        weights = result.params.affine[0].W if finite else None
         _figures(
             out, config, result.history, weights, len(data.train.y), data.train.class_names, figures
         )

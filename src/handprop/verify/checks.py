@@ -2,9 +2,9 @@
 
 Everything is compared in float64: parameters, inputs and masks are cast first.
 The PyTorch reference is built directly from the :class:`Params` arrays and
-does the same maths as :mod:`handprop.nn.network` (affine, ReLU, dropout
-multiplier, mean softmax cross-entropy with optional label smoothing,
-``+ lam * sum_l ||W_l||^2``). PyTorch is
+does the same maths as :mod:`handprop.nn.network` (affine, batch norm in training mode
+by ``torch.nn.functional.batch_norm``, ReLU, dropout multiplier, mean softmax
+cross-entropy with optional label smoothing, ``+ lam * sum_l ||W_l||^2``). PyTorch is
 imported inside :func:`torch_gradients` only, so ``import handprop.verify``
 never needs it.
 
@@ -64,11 +64,11 @@ def _check_smoothing(_: object, __: attrs.Attribute, value: float) -> None:
 
 @attrs.frozen
 class CheckCase:
-    """One network to check: hidden sizes, L2 strength, dropout rate of its fixed mask and
-    label smoothing of its loss.
+    """One network to check: hidden sizes, L2 strength, dropout rate of its fixed mask,
+    label smoothing of its loss, and batch norm of every hidden layer (training mode).
 
-    ``hidden=()`` is the one-layer classifier (it has no dropout: ``dropout`` is
-    set to 0), ``hidden=(50,)`` the two-layer network.
+    ``hidden=()`` is the one-layer classifier (it has no dropout and no batch norm: both
+    are switched off), ``hidden=(50,)`` the two-layer network.
     """
 
     hidden: tuple[int, ...] = attrs.field(
@@ -77,10 +77,12 @@ class CheckCase:
     lam: float = attrs.field(default=0.0, converter=float, validator=_check_lam)
     dropout: float = attrs.field(default=0.0, converter=float, validator=_check_dropout)
     smoothing: float = attrs.field(default=0.0, converter=float, validator=_check_smoothing)
+    batchnorm: bool = attrs.field(default=False, converter=bool)
 
     def __attrs_post_init__(self) -> None:
         if not self.hidden:
             object.__setattr__(self, "dropout", 0.0)
+            object.__setattr__(self, "batchnorm", False)
 
     @property
     def label(self) -> str:
@@ -91,7 +93,8 @@ class CheckCase:
         label = f"{arch}, lam={self.lam:g}" + (
             f", dropout={self.dropout:g}" if self.dropout else ""
         )
-        return label + (f", smoothing={self.smoothing:g}" if self.smoothing else "")
+        label += f", smoothing={self.smoothing:g}" if self.smoothing else ""
+        return label + (", batchnorm" if self.batchnorm else "")
 
 
 @attrs.frozen
@@ -146,13 +149,26 @@ def torch_gradients(
 
     params, X, masks = _float64(params, X, mask)
     leaves = {
-        name: torch.tensor(value, requires_grad=True) for name, value in params.arrays().items()
+        name: torch.tensor(value, requires_grad=True)
+        for name, value in Params(params.layers).arrays().items()  # the trained arrays
     }
     h = torch.tensor(X)
-    depth = len(params.layers)
+    depth = len(params.affine)
+    stats = iter(params.stats)
     for i in range(1, depth + 1):
         h = h @ leaves[f"W{i}"] + leaves[f"b{i}"]
         if i < depth:
+            if f"gamma{i}" in leaves:
+                s = next(stats)
+                h = torch.nn.functional.batch_norm(
+                    h,
+                    torch.tensor(s.mean.copy()),
+                    torch.tensor(s.var.copy()),
+                    leaves[f"gamma{i}"],
+                    leaves[f"beta{i}"],
+                    training=True,
+                    eps=float(s.eps),
+                )
             h = torch.relu(h)
             if masks is not None:
                 h = h * torch.tensor(masks[i - 1])
@@ -240,7 +256,10 @@ def check_gradients(
 
     Uses ``case.lam`` and ``case.smoothing``; always compares with :func:`torch_gradients`, and with
     ``fd_coords=k > 0`` also with :func:`finite_differences` at ``k`` coordinates
-    per parameter drawn from ``rng`` (every coordinate when ``k >= size``).
+    per parameter drawn from ``rng`` (every coordinate when ``k >= size``). The biases of
+    layers feeding a batch norm get no finite differences: the batch mean removes them, so
+    the cost does not depend on them (their gradient is rounding noise, compared with
+    PyTorch's in absolute terms only).
     """
     params, X, mask = _float64(params, X, mask)
     s = case.smoothing
@@ -250,6 +269,9 @@ def check_gradients(
     coords: dict[str, Array] = {}
     if fd_coords > 0:
         coords = sample_coords(params, fd_coords, rng or np.random.default_rng(0))
+        coords = {
+            k: c for k, c in coords.items() if not (k[0] == "b" and f"gamma{k[1:]}" in coords)
+        }
         numeric = finite_differences(params, X, y, case.lam, mask, coords=coords, smoothing=s)
     rows = []
     for name, a in analytic.items():
@@ -276,20 +298,24 @@ def gradcheck_table(
 
     Case ``i`` draws its float64 parameters, dropout mask and finite-difference
     coordinates from the generator seeded with ``(seed, i + 1)``: ``fan_in``
-    weights and, unlike training, biases ~ N(0, 0.01^2). Zero biases would put
+    weights and, unlike training, biases (and batch-norm shifts ``beta``) ~ N(0, 0.01^2)
+    and batch-norm scales ``gamma`` ~ N(1, 0.1^2). Zero biases would put
     every hidden unit fed by an all-zero row (all units before it dead or
     dropped) exactly on its ReLU kink, where no derivative exists to compare.
     """
+
+    def drawn(rng: np.random.Generator, name: str, a: Array) -> Array:
+        if name[0] == "b":
+            return 0.01 * rng.standard_normal(a.shape)
+        return 1 + 0.1 * rng.standard_normal(a.shape) if name.startswith("gamma") else a
+
     rows: list[GradError] = []
     for i, case in enumerate(cases):
         rng = np.random.default_rng((seed, i + 1))
-        weights = init_params(X.shape[1], case.hidden, n_classes, seed=rng, dtype=np.float64)
-        params = Params.from_arrays(
-            {
-                k: 0.01 * rng.standard_normal(a.shape) if k[0] == "b" else a
-                for k, a in weights.arrays().items()
-            }
+        weights = init_params(
+            X.shape[1], case.hidden, n_classes, seed=rng, dtype=np.float64, batchnorm=case.batchnorm
         )
+        params = Params.from_arrays({k: drawn(rng, k, a) for k, a in weights.arrays().items()})
         mask = fixed_masks(case, len(X), rng)
         rows += check_gradients(case, params, X, y, mask, fd_coords=fd_coords, rng=rng)
     return tuple(rows)

@@ -2,8 +2,10 @@
 
 Both sides start from the same parameters and receive the same random gradients under a
 triangular learning-rate schedule; the error of a case is the largest relative difference
-``|ours - torch| / |torch|`` of any parameter after any step. L2 ``lam`` maps to
-``weight_decay = 2 lam`` on a weights-only parameter group, AdamW's decoupled decay to
+``|ours - torch| / |torch|`` of any parameter after any step. The network is batch
+normalised, so ``gamma`` and ``beta`` are updated too. L2 ``lam`` maps to
+``weight_decay = 2 lam`` on a weights-only parameter group (biases, ``gamma`` and ``beta``
+in the other group), AdamW's decoupled decay to
 ``torch.optim.AdamW(weight_decay=...)`` on the weights. PyTorch is imported inside
 :func:`check_optimizer` only.
 """
@@ -60,7 +62,7 @@ class OptimizerError:
     max_rel: float
 
 
-def _torch_optimizer(torch: Any, case: OptimizerCase, weights: list, biases: list) -> Any:
+def _torch_optimizer(torch: Any, case: OptimizerCase, weights: list, others: list) -> Any:
     opts = case.options
     if case.name in ("sgd", "momentum", "nesterov"):
         extra: dict[str, Any] = {
@@ -75,7 +77,7 @@ def _torch_optimizer(torch: Any, case: OptimizerCase, weights: list, biases: lis
         }
         cls = torch.optim.AdamW if case.name == "adamw" else torch.optim.Adam
     decay = opts.get("weight_decay", 0.0) if case.name == "adamw" else 2 * opts.get("lam", 0.0)
-    groups = [{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": 0.0}]
+    groups = [{"params": weights, "weight_decay": decay}, {"params": others, "weight_decay": 0.0}]
     return cls(groups, lr=1.0, **extra)
 
 
@@ -88,10 +90,15 @@ def check_optimizer(case: OptimizerCase, *, steps: int = 25, seed: int = 0) -> O
             "optimiser verification needs PyTorch: pip install 'handprop[verify]'"
         ) from None
     rng = np.random.default_rng((seed, 11))
-    params = init_params(7, (5, 4), 3, seed=rng, dtype=np.float64, init="normal_0.01")
+    params = init_params(
+        7, (5, 4), 3, seed=rng, dtype=np.float64, init="normal_0.01", batchnorm=True
+    )
     params = params.map(lambda a: a + 0.5 * np.sign(a))  # clear of 0 for relative errors
+    names = list(params.arrays())
     tensors = [torch.tensor(a, requires_grad=True) for a in params.arrays().values()]
-    theirs = _torch_optimizer(torch, case, tensors[0::2], tensors[1::2])
+    weights = [t for name, t in zip(names, tensors, strict=True) if name[0] == "W"]
+    others = [t for name, t in zip(names, tensors, strict=True) if name[0] != "W"]
+    theirs = _torch_optimizer(torch, case, weights, others)
     ours = make_optimizer(case.name, **case.options)
     state = ours.init(params)
     schedule = triangular(1e-3, 0.1, 5)

@@ -7,19 +7,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from handprop.kernels.dropout import dropout_mask
+from handprop.nn.params import Params
 
 if TYPE_CHECKING:
-    from handprop.nn.params import Params
     from handprop.verify.checks import CheckCase
 
 Array = np.ndarray
 
 
 def sample_coords(params: Params, k: int, rng: np.random.Generator) -> dict[str, Array]:
-    """Sorted flat indices of ``min(k, size)`` distinct coordinates of every parameter."""
+    """Sorted flat indices of ``min(k, size)`` distinct coordinates of every trained
+    parameter (not the running averages of batch norms)."""
     return {
         name: np.sort(rng.choice(a.size, size=min(k, a.size), replace=False))
-        for name, a in params.arrays().items()
+        for name, a in Params(params.layers).arrays().items()
     }
 
 
