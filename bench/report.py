@@ -395,7 +395,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench.report", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "--out", type=Path, help=f"output folder (default {DEFAULT_OUT}; with --from-json: "
+        "--out",
+        type=Path,
+        help=f"output folder (default {DEFAULT_OUT}; with --from-json: "
         "write SPEED.md and the plot there too)",
     )
     parser.add_argument("--quick", action="store_true", help="HANDPROP_BENCH_QUICK=1")

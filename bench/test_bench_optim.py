@@ -85,7 +85,7 @@ def torch_update(name: str) -> Callable[[], Any]:
         opt: Any = torch.optim.Adam(groups, lr=LR, betas=(B1, B2), eps=EPS)
     else:
         opt = torch.optim.SGD(groups, lr=LR, momentum=BETA, nesterov=name == "nesterov")
-    return opt.step  # type: ignore[no-any-return]
+    return opt.step
 
 
 def jax_update(name: str) -> Callable[[], Any]:
@@ -189,7 +189,7 @@ def test_bench_whitening_fit(measure: Measure, impl: str) -> None:
     _skip_without_jax(impl)
     X = whiten_data()
     n, d = X.shape
-    extra = dict(GROUP)
+    extra: dict[str, Any] = dict(GROUP)
     if impl == "jax":
         fn, extra["compile_seconds"] = jax_covariance_eigen(X)
     else:
