@@ -99,7 +99,8 @@ def jax_step(hidden: int, batch: int) -> tuple[Any, tuple[Any, ...]]:
 
     def run() -> float:
         carry[0], carry[1], value = step(carry[0], carry[1], *data, idx, np.float32(ETA))
-        return float(value)  # blocks until the step is done
+        jax.block_until_ready(carry[0])
+        return float(value)
 
     return run, ()
 
