@@ -6,6 +6,7 @@ Usage::
                                             # raw/benchmark.json, raw/benchmark-blas-unset.json
     python -m bench.report --quick          # every case once on tiny sizes (checks it runs)
     python -m bench.report --from-json F [--unset-json G]   # only render existing JSON
+                                            # (and write it with the plot into --out DIR)
     python -m bench.report -- -k step       # extra arguments after -- go to pytest
 
 The suite runs twice: with the machine's defaults, then with ``OPENBLAS_CORETYPE`` and
@@ -15,7 +16,9 @@ OpenBLAS to older kernels on some images; users' machines mostly do not set them
 Times are the minimum over rounds (the least disturbed run on a shared machine); the ratio
 is handprop's time over the reference's time from the same run (< 1: handprop is faster).
 FLOP/s is stated as a fraction of the float32/float64 matrix-multiply rate measured in
-the same run.
+the same run. The scaling sweeps, the new capabilities and the search throughput have
+their own sections (:mod:`bench.report_scaling`); the scaling plot is written beside
+``SPEED.md`` as ``scaling.png``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from bench import report_scaling
 from bench.workloads import BLAS_ENV
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -334,10 +338,32 @@ def machine(data: dict[str, Any]) -> str:
     )
 
 
-def render(data: dict[str, Any], unset: dict[str, Any] | None = None) -> str:
+def capabilities(rows: list[dict[str, Any]]) -> list[str]:
+    """The accuracy issue's new capabilities (optimiser updates, whitening fit) against
+    PyTorch and JAX."""
+    found = [r for r in rows if r.get("group") == "capabilities"]
+    if not found:
+        return []
+    return [
+        "## New capabilities (issue 11) against PyTorch and JAX",
+        "",
+        "One optimiser update of the m = 256 network's parameters (handprop's fused pure "
+        "step, `torch.optim`, a hand-written jitted JAX update) and the whitening fit "
+        "(float64 covariance + `eigh`; JAX compiled apart).",
+        "",
+        *table(found),
+        "",
+    ]
+
+
+def render(
+    data: dict[str, Any], unset: dict[str, Any] | None = None, plot: str | None = None
+) -> str:
     """The whole Markdown report for one pytest-benchmark JSON (machine defaults), and the
-    comparison with the run without the OpenBLAS variables when ``unset`` is given."""
-    rows = _rows(data)
+    comparison with the run without the OpenBLAS variables when ``unset`` is given;
+    ``plot`` names the scaling plot written beside it."""
+    all_rows = _rows(data)
+    rows = [r for r in all_rows if not report_scaling.is_special(r)]
     quick = any(r.get("quick") for r in rows)
     date = data.get("datetime", datetime.datetime.now().isoformat())[:10]
     lines = [
@@ -355,6 +381,9 @@ def render(data: dict[str, Any], unset: dict[str, Any] | None = None) -> str:
         lines += ["", "**Quick mode: one round on tiny sizes — these numbers mean nothing.**"]
     lines += ["", *table(rows), "", "## Targets (issue 5)", "", *targets(rows), ""]
     lines += ["## Targets (issue 13)", "", *targets_13(rows), ""]
+    lines += capabilities(all_rows)
+    lines += report_scaling.scaling(all_rows, plot)
+    lines += report_scaling.search_throughput(all_rows)
     if unset is not None:
         lines += compare_blas(data, unset)
     lines += profile(data, rows)
@@ -365,7 +394,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.report", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help=f"output folder (default {DEFAULT_OUT}; with --from-json: "
+        "write SPEED.md and the plot there too)",
+    )
     parser.add_argument("--quick", action="store_true", help="HANDPROP_BENCH_QUICK=1")
     parser.add_argument("--from-json", type=Path, help="render this JSON instead of running")
     parser.add_argument(
@@ -374,19 +408,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pytest_args", nargs="*", help="passed to pytest (after --)")
     args = parser.parse_args(argv)
     json_path, unset_path = args.from_json, args.unset_json
+    out = args.out or DEFAULT_OUT
     if json_path is None:
-        (args.out / RAW).mkdir(parents=True, exist_ok=True)
-        json_path = args.out / RAW / "benchmark.json"
-        unset_path = args.out / RAW / "benchmark-blas-unset.json"
+        (out / RAW).mkdir(parents=True, exist_ok=True)
+        json_path = out / RAW / "benchmark.json"
+        unset_path = out / RAW / "benchmark-blas-unset.json"
         for path, unset in ((json_path, False), (unset_path, True)):
             code = run_suite(path, args.quick, args.pytest_args, unset_blas_env=unset)
             if code != 0 or not path.exists():
                 print(f"benchmark suite failed (exit {code})", file=sys.stderr)
                 return code or 1
     unset_data = json.loads(unset_path.read_text()) if unset_path else None
-    markdown = render(json.loads(json_path.read_text()), unset_data)
-    if args.from_json is None:
-        write_atomic(args.out / "SPEED.md", markdown)
+    data = json.loads(json_path.read_text())
+    write = args.from_json is None or args.out is not None
+    if write:
+        out.mkdir(parents=True, exist_ok=True)
+    plotted = write and report_scaling.plot_scaling(_rows(data), out / report_scaling.PLOT)
+    markdown = render(data, unset_data, report_scaling.PLOT if plotted else None)
+    if write:
+        write_atomic(out / "SPEED.md", markdown)
     print(markdown)
     return 0
 
