@@ -173,7 +173,7 @@ def test_outputs_of_a_finished_folder_resolve_every_macro(tmp_path, calls):
     assert (values["AugCompareRatio"], values["AugCompareDirection"]) == ("0.5", "smaller")
     assert values["SuiteName"] == "full"
     tables = {p.stem for p in (tmp_path / "latex").glob("*.tex")} - {"macros"}
-    assert tables == set(latex.tables(collect(tmp_path)))
+    assert tables == set(outputs.all_tables(collect(tmp_path)))
     improvements = (tmp_path / "latex" / "improvements.tex").read_text()
     assert "51.5" in improvements and "49.77" in improvements
     summary = (tmp_path / "results.md").read_text()

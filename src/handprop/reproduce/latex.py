@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeGuard
 
 from handprop.reproduce import seeds
-from handprop.reproduce.catalogue import CYCLIC, EXPERIMENTS, IMPROVEMENTS, ONE_LAYER
+from handprop.reproduce.catalogue import CYCLIC, EXPERIMENTS, IMPROVEMENTS, ONE_LAYER, in_suites
 from handprop.reproduce.collect import Collected, Finished
 from handprop.reproduce.machine import SHARED_COPY_MEAN_ABS_DIFF, SHARED_COPY_PSNR_DB
 from handprop.tex import escape
@@ -219,7 +219,7 @@ def suite_values(results: Collected) -> dict[str, str]:
         "Seconds": seconds(total),
         "Minutes": seconds(total / 60),
         "Experiments": number(len(results.finished)),
-        "Total": number(len(EXPERIMENTS)),
+        "Total": number(len(in_suites(results.suites))),
     }
 
 
@@ -364,7 +364,7 @@ def augmentation_table(results: Collected) -> str:
 
 def timings_table(results: Collected) -> str:
     rows = []
-    for experiment in EXPERIMENTS:
+    for experiment in in_suites(results.suites):
         found = results.get(experiment.name)
         train_time = found.metrics.get("wall_time") if found else None
         rows.append(
