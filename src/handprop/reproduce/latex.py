@@ -128,8 +128,10 @@ def search_values(found: Finished | None) -> dict[str, str]:
         "Time": seconds(m.get("wall_time")),
         "Stages": number(len(chosen["stages"])) if chosen else NA,
     }
-    for ordinal, stage in zip(ORDINALS, (chosen or {}).get("stages", []), strict=False):
-        low, high = stage["ranges"]["lam"]
+    stages = (chosen or {}).get("stages", [])
+    for k, ordinal in enumerate(ORDINALS[: max(len(stages), 2)]):  # the report quotes two
+        stage = stages[k] if k < len(stages) else {}
+        low, high = stage.get("ranges", {}).get("lam", (None, None))
         values[f"Stage{ordinal}Low"] = number(low)
         values[f"Stage{ordinal}High"] = number(high)
         values[f"Stage{ordinal}Trials"] = number(stage.get("trials"))

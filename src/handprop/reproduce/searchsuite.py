@@ -44,7 +44,6 @@ class Summary:
     steps: int
     trial_time: float
     elapsed: float | None
-    trials: int
     ranges: dict[str, list[float]] = attrs.Factory(dict)
     points: int | None = None
 
@@ -76,7 +75,6 @@ def summarise(found: Finished) -> Summary:
         steps=training_steps(records),
         trial_time=float(sum(r.wall_time for r in records)),
         elapsed=m.get("wall_time"),
-        trials=len(records),
         ranges=dict(stages[0].get("ranges", {})) if stages else {},
         points=stages[0].get("n") if stages else None,
     )
@@ -118,7 +116,7 @@ def shifts(found: Mapping[str, Summary]) -> list[tuple[int, float, float, float]
     return rows
 
 
-def test_se(accuracy: float | None) -> float | None:
+def binomial_se(accuracy: float | None) -> float | None:
     """Binomial standard error of a test accuracy on :data:`TEST_IMAGES` images."""
     if accuracy is None or not 0 <= accuracy <= 1:
         return None
@@ -145,12 +143,14 @@ def values(results: Collected) -> dict[str, str]:
         "SearchSuiteShiftSeeds": number(len(ratios)),
     }
     for label, summary in (("Grid", grid), ("Halving", halving)):
+        test = summary.test_acc if summary else None
         out[f"SearchSuite{label}Steps"] = number(summary.steps) if summary else NA
-        out[f"SearchSuite{label}TestAcc"] = percent(summary.test_acc if summary else None)
-        out[f"SearchSuite{label}TestSE"] = percent(test_se(summary.test_acc if summary else None))
+        out[f"SearchSuite{label}TestAcc"] = percent(test)
+        out[f"SearchSuite{label}TestSE"] = percent(binomial_se(test))
         out[f"SearchSuite{label}TrialTime"] = seconds(summary.trial_time if summary else None)
         out[f"SearchSuite{label}Elapsed"] = seconds(summary.elapsed if summary else None)
-    out["SearchSuiteSpace"] = space_text((grid or halving).ranges) if grid or halving else NA
+    either = grid or halving
+    out["SearchSuiteSpace"] = space_text(either.ranges) if either else NA
     out["SearchSuiteHalvingStart"] = number(halving.points if halving else None)
     out["SearchSuiteStepsRatio"] = number(steps_ratio(halving, grid))
     out["SearchSuiteHalvingWithinSE"] = within_se(halving, grid)
@@ -181,7 +181,7 @@ def within_se(search: Summary | None, grid: Summary | None) -> str:
     standard error, else ``"no"``; ``n/a`` without both."""
     if search is None or grid is None or search.test_acc is None or grid.test_acc is None:
         return NA
-    return "yes" if search.test_acc >= grid.test_acc - (test_se(grid.test_acc) or 0.0) else "no"
+    return "yes" if search.test_acc >= grid.test_acc - (binomial_se(grid.test_acc) or 0.0) else "no"
 
 
 def repeats_table(results: Collected) -> str:
@@ -243,7 +243,7 @@ def grid_halving_table(results: Collected) -> str:
                 label,
                 *(_values_tex(s.chosen) if s else [NA] * len(DIMENSIONS)),
                 _mean_se(s.mean, s.se) if s else NA,
-                _mean_se(s.test_acc, test_se(s.test_acc)) if s else NA,
+                _mean_se(s.test_acc, binomial_se(s.test_acc)) if s else NA,
                 number(s.steps) if s else NA,
                 number(steps_ratio(s, grid)),
                 seconds(s.trial_time if s else None),
@@ -303,9 +303,9 @@ def repeats_figure(results: Collected) -> Figure | None:
         )
         colour = line.lines[0].get_color()
         for key, mean, style in (("chosen", s.mean, "o"), ("best_mean", s.best_mean_score, "*")):
-            if _lam(s, key) is not None and mean is not None:
+            if (lam_chosen := _lam(s, key)) is not None and mean is not None:
                 ax.plot(
-                    [_lam(s, key)],
+                    [lam_chosen],
                     [100 * mean],
                     style,
                     markersize=13,
@@ -381,7 +381,7 @@ def markdown(results: Collected) -> str:
             chosen = " | ".join(f"{s.chosen.get(n, float('nan')):.3g}" for n in DIMENSIONS)
             lines.append(
                 f"| {label} | {chosen} | {_md(s.mean)} | {_md(s.test_acc)} ± "
-                f"{_md(test_se(s.test_acc))} | {s.steps} | {ratio} | {s.trial_time:.1f} | "
+                f"{_md(binomial_se(s.test_acc))} | {s.steps} | {ratio} | {s.trial_time:.1f} | "
                 f"{_md(s.elapsed, 1.0, '.1f')} |"
             )
     return "\n".join(lines) + "\n"
