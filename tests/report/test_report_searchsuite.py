@@ -14,7 +14,7 @@ import pytest
 from handprop.errors import ConfigError
 from handprop.reproduce import catalogue, latex, outputs, runner, searchsuite
 from handprop.reproduce.collect import collect
-from handprop.search import TrialOutcome, TrialRecord, load_search_spec, sample, trial_key
+from handprop.search import TrialOutcome, TrialRecord, load_search_spec, trial_key
 
 MACRO = re.compile(r"\\newcommand\{\\([A-Za-z]+)\}\{(.*)\}$")
 SEARCH = [e.name for e in catalogue.in_suites(["search"])]
@@ -108,23 +108,6 @@ def test_the_search_suite_runs_seeded_searches_and_grid_against_halving():
         catalogue.select(["baseline"], "search")
     with pytest.raises(ConfigError, match="search_grid3: not in the full suite"):
         catalogue.select(["search_grid3"])
-
-
-def test_search_grid3_is_the_27_point_grid_counterpart_of_search_halving():
-    grid, halving = load_search_spec("search_grid3"), load_search_spec("search_halving")
-    assert (grid.base, grid.base_set, grid.space) == (halving.base, halving.base_set, halving.space)
-    assert (grid.final_set, grid.metric, grid.select) == (
-        halving.final_set,
-        halving.metric,
-        halving.select,
-    )
-    assert grid.base_set["n_cycles"] == 3 and len(grid.stages) == 1
-    points = sample(grid.space, grid.stages[0], 1)
-    assert len(points) == 27 == halving.stages[0].n
-    axes = {name: sorted({p[name] for p in points}) for name in grid.space.names}
-    assert axes["lam"] == [1e-5, pytest.approx(1e-3), 0.1]
-    assert axes["eta_max"] == [0.01, pytest.approx(0.3**0.5 * 0.1), 0.3]
-    assert axes["hidden"] == [25.0, 50.0, 100.0]
 
 
 def test_a_seeded_search_passes_its_seed_to_the_base_config(tmp_path, monkeypatch):
