@@ -114,12 +114,17 @@ def results_markdown(
         f"Results of `handprop reproduce --suite {results.suite}` "
         f"({len(results.finished)} of {len(in_suites(results.suites))} experiments) on "
         f"{latex.DATA_KINDS[data['kind']]} (`{data['name']}`).",
-        "",
-        "| Experiment | handprop test acc. (%) | Seed, published (%) "
-        "| Seed's code on this copy (%) | Training time (s) |",
-        "|---|---:|---:|---:|---:|",
     ]
-    for name in (*ONE_LAYER, *IMPROVEMENTS):
+    ran = {e.name for e in in_suites(results.suites)}
+    trained = [name for name in (*ONE_LAYER, *IMPROVEMENTS) if name in ran]
+    if trained:  # the seeds' table, unless the folder holds the search suite only
+        lines += [
+            "",
+            "| Experiment | handprop test acc. (%) | Seed, published (%) "
+            "| Seed's code on this copy (%) | Training time (s) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+    for name in trained:
         found = results.get(name)
         test = found.metrics.get("test_acc") if found else None
         time = found.metrics.get("wall_time") if found else None
@@ -136,7 +141,8 @@ def results_markdown(
                 f"\nλ search {label}: chosen λ = {lam:.3g} "
                 f"(validation accuracy {100 * (score or 0):.2f} %)."
             )
-    lines.append(searchsuite.markdown(results).rstrip("\n"))
+    if suite_part := searchsuite.markdown(results):
+        lines.append(suite_part.rstrip("\n"))
     gradcheck = results.get("gradcheck")
     if gradcheck is not None:
         lines.append(

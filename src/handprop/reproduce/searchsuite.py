@@ -342,22 +342,27 @@ def markdown(results: Collected) -> str:
     found = summaries(results)
     if not found:
         return ""
-    lines = [
-        "",
-        "Search suite (`handprop reproduce --suite search`): λ search with three repeats per "
-        "point, one-SE rule, per search seed (validation accuracy mean ± SE, %):",
-        "",
-        "| Seed | one-SE λ | val. acc. | best-mean λ | val. acc. | test acc. (%) |",
-        "|---:|---:|---:|---:|---:|---:|",
+    lines = ["", "Search suite (`handprop reproduce --suite search`)."]
+    repeats = [
+        (seed, r)
+        for seed in SEARCH_SEEDS
+        if (r := found.get(seeded_name("search_lambda_repeats", seed))) is not None
     ]
-    for seed in SEARCH_SEEDS:
-        r = found.get(seeded_name("search_lambda_repeats", seed))
-        if r is not None:
-            lines.append(
-                f"| {seed} | {_lam(r) or 0:.3g} | {_md(r.mean)} ± {_md(r.se)} | "
-                f"{_lam(r, 'best_mean') or 0:.3g} | {_md(r.best_mean_score)} ± "
-                f"{_md(r.best_mean_se)} | {_md(r.test_acc)} |"
-            )
+    if repeats:
+        lines += [
+            "",
+            "λ search with three repeats per point, one-SE rule, per search seed (validation "
+            "accuracy mean ± SE, %):",
+            "",
+            "| Seed | one-SE λ | val. acc. | best-mean λ | val. acc. | test acc. (%) |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+    for seed, r in repeats:
+        lines.append(
+            f"| {seed} | {_lam(r) or 0:.3g} | {_md(r.mean)} ± {_md(r.se)} | "
+            f"{_lam(r, 'best_mean') or 0:.3g} | {_md(r.best_mean_score)} ± "
+            f"{_md(r.best_mean_se)} | {_md(r.test_acc)} |"
+        )
     ratios = shifts(found)
     if ratios:
         each = ", ".join(f"seed {s}: {p:.3g} / {a:.3g} = {x:.3g}" for s, p, a, x in ratios)
