@@ -109,12 +109,12 @@ def test_smoke_overrides_shrink_every_run_to_a_few_hundred_steps(name):
 
 def test_second_call_reuses_every_finished_experiment(tmp_path, calls):
     first = _run(tmp_path, suite="smoke")
-    assert calls == [e.name for e in catalogue.EXPERIMENTS]
+    assert calls == [e.name for e in catalogue.select(suite="smoke")]
     second = _run(tmp_path, suite="smoke")
-    assert len(calls) == len(catalogue.EXPERIMENTS)
+    assert len(calls) == len(catalogue.select(suite="smoke"))
     assert second == first
     state = json.loads((tmp_path / runner.SUITE_FILE).read_text())
-    assert set(state["times"]) == {e.name for e in catalogue.EXPERIMENTS}
+    assert set(state["times"]) == {e.name for e in catalogue.select(suite="smoke")}
     assert state["machine"]["cores"] >= 1
 
 
@@ -164,7 +164,9 @@ def test_outputs_of_a_finished_folder_resolve_every_macro(tmp_path, calls):
     outputs.write_outputs(tmp_path)
     values = _macros((tmp_path / "latex" / "macros.tex").read_text())
     _assert_resolved(values)
-    assert latex.NA not in values.values()
+    search_suite = (*(e.stem for e in catalogue.in_suites(["search"])), "SearchSuite")
+    assert latex.NA not in {v for k, v in values.items() if not k.startswith(search_suite)}
+    assert values["SearchSuiteDone"] == "false"
     assert values["BaselineTestAcc"] == "40.00"
     assert values["BaselineLam"] == r"\ensuremath{1.07\times 10^{-3}}"
     assert values["SeedOneLayerA"] == "28.77"
@@ -173,7 +175,7 @@ def test_outputs_of_a_finished_folder_resolve_every_macro(tmp_path, calls):
     assert (values["AugCompareRatio"], values["AugCompareDirection"]) == ("0.5", "smaller")
     assert values["SuiteName"] == "full"
     tables = {p.stem for p in (tmp_path / "latex").glob("*.tex")} - {"macros"}
-    assert tables == set(latex.tables(collect(tmp_path)))
+    assert tables == set(outputs.all_tables(collect(tmp_path)))
     improvements = (tmp_path / "latex" / "improvements.tex").read_text()
     assert "51.5" in improvements and "49.77" in improvements
     summary = (tmp_path / "results.md").read_text()
@@ -186,6 +188,8 @@ def test_outputs_of_an_empty_folder_say_not_available(tmp_path):
     values = _macros((tmp_path / "latex" / "macros.tex").read_text())
     _assert_resolved(values)
     assert values["BaselineTestAcc"] == latex.NA
+    # the report quotes both stages of the λ search: defined even before it ran
+    assert values["SearchLamStageOneLow"] == latex.NA == values["SearchLamStageTwoTrials"]
     assert "has not been run" in (tmp_path / "latex" / "gradcheck.tex").read_text()
 
 

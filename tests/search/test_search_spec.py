@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from handprop.errors import ConfigError
-from handprop.search import Dimension, Narrowing, Stage, load_search_spec
+from handprop.search import Dimension, Narrowing, Stage, load_search_spec, sample
 
 
 def test_packaged_lambda_search_is_the_first_seeds():
@@ -111,3 +111,20 @@ def test_packaged_repeats_and_halving_searches():
     assert halving.space.names == ("lam", "eta_max", "hidden")
     assert halving.stages == (Stage("halving", 27, seed=1, eta=3, min_cycles=1),)
     assert halving.base_set["n_cycles"] == 3
+
+
+def test_search_grid3_is_the_27_point_grid_counterpart_of_search_halving():
+    grid, halving = load_search_spec("search_grid3"), load_search_spec("search_halving")
+    assert (grid.base, grid.base_set, grid.space) == (halving.base, halving.base_set, halving.space)
+    assert (grid.final_set, grid.metric, grid.select) == (
+        halving.final_set,
+        halving.metric,
+        halving.select,
+    )
+    assert grid.base_set["n_cycles"] == 3 and len(grid.stages) == 1
+    points = sample(grid.space, grid.stages[0], 1)
+    assert len(points) == 27 == halving.stages[0].n
+    axes = {name: sorted({p[name] for p in points}) for name in grid.space.names}
+    assert axes["lam"] == [1e-5, pytest.approx(1e-3), 0.1]
+    assert axes["eta_max"] == [0.01, pytest.approx(0.3**0.5 * 0.1), 0.3]
+    assert axes["hidden"] == [25.0, 50.0, 100.0]

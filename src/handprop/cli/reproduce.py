@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=SUITES,
         default="full",
         help="full: the seeds' budgets (under 30 min on 2 cores); smoke: every experiment on "
-        "a tiny budget, seconds each (default: full)",
+        "a tiny budget, seconds each; search: the λ searches with search seeds 0-2 and grid "
+        "against successive halving (hours; may share a folder with full) (default: full)",
     )
     parser.add_argument("--out", type=Path, required=True, help="results folder")
     parser.add_argument(

@@ -1,7 +1,11 @@
 """The experiments of both seed documents, in the order ``handprop reproduce`` runs them.
 
 Each :class:`Experiment` names what it runs (a packaged training config, a packaged search
-config, or the gradient check), the folder it fills and the LaTeX macro stem its numbers get.
+config, or the gradient check), the folder it fills, the LaTeX macro stem its numbers get
+and the suites that run it. The ``full`` and ``smoke`` suites run the seeds' experiments;
+the ``search`` suite (issue 12) runs the λ searches with search seeds 0, 1 and 2 (plain,
+augmented, three repeats per point) and the grid and successive-halving searches of one
+space, each retrained on the final split.
 """
 
 from __future__ import annotations
@@ -13,7 +17,12 @@ import attrs
 from handprop.errors import ConfigError
 
 KINDS: tuple[str, ...] = ("gradcheck", "run", "search")
-SUITES: tuple[str, ...] = ("full", "smoke")
+SUITES: tuple[str, ...] = ("full", "smoke", "search")
+#: Suites whose results may share one results folder (same budgets, distinct names).
+COMPATIBLE: frozenset[str] = frozenset({"full", "search"})
+#: Seeds of the repeated searches of the ``search`` suite, and their names in macro stems.
+SEARCH_SEEDS: tuple[int, ...] = (0, 1, 2)
+SEED_WORDS: tuple[str, ...] = ("Zero", "One", "Two")
 #: Sub-folder of the results folder per kind.
 FOLDERS: dict[str, str] = {"gradcheck": "gradcheck", "run": "runs", "search": "searches"}
 
@@ -21,17 +30,44 @@ FOLDERS: dict[str, str] = {"gradcheck": "gradcheck", "run": "runs", "search": "s
 @attrs.frozen
 class Experiment:
     """One experiment: ``source`` is the config it runs; ``stem`` prefixes its LaTeX macros
-    (letters only); ``figures`` are the run-folder figures the report shows."""
+    (letters only); ``figures`` are the run-folder figures the report shows; ``overrides``
+    (``"key=value"``) change the base config of a search (e.g. its seed); ``suites`` run it."""
 
     name: str
     kind: str = attrs.field(validator=attrs.validators.in_(KINDS))
     stem: str = attrs.field(validator=attrs.validators.matches_re(r"[A-Za-z]+"))
     source: str = ""
     figures: tuple[str, ...] = ()
+    overrides: tuple[str, ...] = ()
+    suites: tuple[str, ...] = ("full", "smoke")
 
 
 def _run(name: str, stem: str, *figures: str) -> Experiment:
     return Experiment(name, "run", stem, name, figures)
+
+
+#: Search configs the ``search`` suite runs once per seed of :data:`SEARCH_SEEDS`: stems.
+SEEDED_SEARCHES: dict[str, str] = {
+    "search_lambda": "SearchLam",
+    "search_lambda_augmented": "SearchLamAug",
+    "search_lambda_repeats": "SearchRep",
+}
+
+
+def seeded_name(source: str, seed: int) -> str:
+    """The experiment running search ``source`` with search seed ``seed``."""
+    return f"{source}_s{seed}"
+
+
+def _seeded(source: str, stem: str, seed: int) -> Experiment:
+    return Experiment(
+        seeded_name(source, seed),
+        "search",
+        f"{stem}Seed{SEED_WORDS[seed]}",
+        source,
+        overrides=(f"seed={seed}",),
+        suites=("search",),
+    )
 
 
 EXPERIMENTS: tuple[Experiment, ...] = (
@@ -52,6 +88,14 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     _run("wide_flip_translate", "WideFlipTranslate", "curves"),
     _run("wide_flip_translate_dropout", "WideFlipTranslateDropout", "curves", "weights"),
     Experiment("search_lambda_augmented", "search", "SearchLamAug", "search_lambda_augmented"),
+    # the search suite: the λ searches over search seeds, grid against successive halving
+    *(
+        _seeded(source, stem, seed)
+        for source, stem in SEEDED_SEARCHES.items()
+        for seed in SEARCH_SEEDS
+    ),
+    Experiment("search_grid3", "search", "SearchGrid", "search_grid3", suites=("search",)),
+    Experiment("search_halving", "search", "SearchHalving", "search_halving", suites=("search",)),
 )
 
 ONE_LAYER: tuple[str, ...] = tuple(e.name for e in EXPERIMENTS if e.stem.startswith("OneLayer"))
@@ -73,7 +117,19 @@ def by_name(name: str) -> Experiment:
     raise ConfigError(f"no experiment named {name!r}; experiments: {names}")
 
 
-def select(names: Sequence[str] = ()) -> tuple[Experiment, ...]:
-    """The experiments named (in catalogue order), or all of them."""
+def in_suites(suites: Sequence[str]) -> tuple[Experiment, ...]:
+    """The experiments any of ``suites`` runs, in catalogue order."""
+    return tuple(e for e in EXPERIMENTS if set(e.suites) & set(suites))
+
+
+def select(names: Sequence[str] = (), suite: str = "full") -> tuple[Experiment, ...]:
+    """The experiments of ``suite`` named (in catalogue order), or all of them."""
+    members = in_suites([suite])
     wanted = {by_name(n).name for n in names}
-    return tuple(e for e in EXPERIMENTS if not wanted or e.name in wanted)
+    outside = sorted(wanted - {e.name for e in members})
+    if outside:
+        raise ConfigError(
+            f"{', '.join(outside)}: not in the {suite} suite; it runs "
+            + ", ".join(e.name for e in members)
+        )
+    return tuple(e for e in members if not wanted or e.name in wanted)

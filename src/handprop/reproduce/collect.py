@@ -38,8 +38,8 @@ class Finished:
 
 @attrs.frozen
 class Collected:
-    """The finished experiments of a results folder keyed by name, its suite, and the
-    machine and data copy its experiments ran on."""
+    """The finished experiments of a results folder keyed by name, its suite (``suites``:
+    every suite run into it), and the machine and data copy its experiments ran on."""
 
     out_dir: Path
     suite: str
@@ -47,6 +47,7 @@ class Collected:
     finished: dict[str, Finished]
     machine: dict[str, Any] = attrs.Factory(dict)
     data: dict[str, Any] = attrs.Factory(dict)
+    suites: tuple[str, ...] = ()
 
     def get(self, name: str) -> Finished | None:
         return self.finished.get(name)
@@ -84,4 +85,5 @@ def collect(out_dir: str | Path) -> Collected:
         finished,
         state.get("machine") or describe_machine(),
         state.get("data") or describe_data(),
+        tuple(state.get("suites", [state["suite"]] if "suite" in state else [])),
     )

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeGuard
 
 from handprop.reproduce import seeds
-from handprop.reproduce.catalogue import CYCLIC, EXPERIMENTS, IMPROVEMENTS, ONE_LAYER
+from handprop.reproduce.catalogue import CYCLIC, EXPERIMENTS, IMPROVEMENTS, ONE_LAYER, in_suites
 from handprop.reproduce.collect import Collected, Finished
 from handprop.reproduce.machine import SHARED_COPY_MEAN_ABS_DIFF, SHARED_COPY_PSNR_DB
 from handprop.tex import escape
@@ -128,8 +128,10 @@ def search_values(found: Finished | None) -> dict[str, str]:
         "Time": seconds(m.get("wall_time")),
         "Stages": number(len(chosen["stages"])) if chosen else NA,
     }
-    for ordinal, stage in zip(ORDINALS, (chosen or {}).get("stages", []), strict=False):
-        low, high = stage["ranges"]["lam"]
+    stages = (chosen or {}).get("stages", [])
+    for k, ordinal in enumerate(ORDINALS[: max(len(stages), 2)]):  # the report quotes two
+        stage = stages[k] if k < len(stages) else {}
+        low, high = stage.get("ranges", {}).get("lam", (None, None))
         values[f"Stage{ordinal}Low"] = number(low)
         values[f"Stage{ordinal}High"] = number(high)
         values[f"Stage{ordinal}Trials"] = number(stage.get("trials"))
@@ -219,7 +221,7 @@ def suite_values(results: Collected) -> dict[str, str]:
         "Seconds": seconds(total),
         "Minutes": seconds(total / 60),
         "Experiments": number(len(results.finished)),
-        "Total": number(len(EXPERIMENTS)),
+        "Total": number(len(in_suites(results.suites))),
     }
 
 
@@ -364,7 +366,7 @@ def augmentation_table(results: Collected) -> str:
 
 def timings_table(results: Collected) -> str:
     rows = []
-    for experiment in EXPERIMENTS:
+    for experiment in in_suites(results.suites):
         found = results.get(experiment.name)
         train_time = found.metrics.get("wall_time") if found else None
         rows.append(

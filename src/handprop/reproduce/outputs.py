@@ -1,7 +1,8 @@
 """Everything written from a results folder after its experiments ran.
 
 ``figures/``  each run's figures as ``NAME-curves.pdf`` / ``.png`` (and ``-weights``,
-``-schedule``), each search's plot, and the λ-with-and-without-augmentation plot;
+``-schedule``), each search's plot, the λ-with-and-without-augmentation plot and the
+search suite's repeats plot (:mod:`.searchsuite`);
 ``latex/``    ``macros.tex`` and one ``tabular`` fragment per table;
 ``results.md``  the README's summary table.
 """
@@ -18,8 +19,8 @@ from matplotlib.figure import Figure
 
 from handprop.atomic import write_text_atomic
 from handprop.figures import save_figure
-from handprop.reproduce import latex, seeds
-from handprop.reproduce.catalogue import EXPERIMENTS, IMPROVEMENTS, ONE_LAYER
+from handprop.reproduce import latex, searchsuite, seeds
+from handprop.reproduce.catalogue import IMPROVEMENTS, ONE_LAYER, in_suites
 from handprop.reproduce.collect import Collected, collect
 
 FIGURE_FORMATS: tuple[str, ...] = ("pdf", "png")
@@ -111,14 +112,19 @@ def results_markdown(
     }
     lines = [
         f"Results of `handprop reproduce --suite {results.suite}` "
-        f"({len(results.finished)} of {len(EXPERIMENTS)} experiments) on "
+        f"({len(results.finished)} of {len(in_suites(results.suites))} experiments) on "
         f"{latex.DATA_KINDS[data['kind']]} (`{data['name']}`).",
-        "",
-        "| Experiment | handprop test acc. (%) | Seed, published (%) "
-        "| Seed's code on this copy (%) | Training time (s) |",
-        "|---|---:|---:|---:|---:|",
     ]
-    for name in (*ONE_LAYER, *IMPROVEMENTS):
+    ran = {e.name for e in in_suites(results.suites)}
+    trained = [name for name in (*ONE_LAYER, *IMPROVEMENTS) if name in ran]
+    if trained:  # the seeds' table, unless the folder holds the search suite only
+        lines += [
+            "",
+            "| Experiment | handprop test acc. (%) | Seed, published (%) "
+            "| Seed's code on this copy (%) | Training time (s) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+    for name in trained:
         found = results.get(name)
         test = found.metrics.get("test_acc") if found else None
         time = found.metrics.get("wall_time") if found else None
@@ -135,6 +141,8 @@ def results_markdown(
                 f"\nλ search {label}: chosen λ = {lam:.3g} "
                 f"(validation accuracy {100 * (score or 0):.2f} %)."
             )
+    if suite_part := searchsuite.markdown(results):
+        lines.append(suite_part.rstrip("\n"))
     gradcheck = results.get("gradcheck")
     if gradcheck is not None:
         lines.append(
@@ -148,6 +156,11 @@ def results_markdown(
     return "\n".join(lines) + "\n"
 
 
+def all_tables(results: Collected) -> dict[str, str]:
+    """``{file stem: tabular fragment}`` of every generated table."""
+    return latex.tables(results) | searchsuite.tables(results)
+
+
 def write_outputs(out_dir: str | Path) -> Collected:
     """(Re)write ``figures/``, ``latex/`` and ``results.md`` from the finished experiments."""
     out = Path(out_dir)
@@ -155,12 +168,12 @@ def write_outputs(out_dir: str | Path) -> Collected:
     machine, data = results.machine, results.data
     copy_figures(results, out / "figures")
     plot_lambda_comparison(results, out / "figures")
+    searchsuite.plot_repeats(results, out / "figures", FIGURE_FORMATS)
     tex = out / "latex"
     tex.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(
-        tex / "macros.tex", latex.macros_tex(latex.all_values(results, machine, data))
-    )
-    for stem, text in latex.tables(results).items():
+    values = latex.all_values(results, machine, data) | searchsuite.values(results)
+    write_text_atomic(tex / "macros.tex", latex.macros_tex(values))
+    for stem, text in all_tables(results).items():
         write_text_atomic(tex / f"{stem}.tex", text)
     write_text_atomic(out / "results.md", results_markdown(results, machine, data))
     return results

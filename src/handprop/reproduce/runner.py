@@ -2,8 +2,9 @@
 
 Layout of the results folder::
 
-    suite.json            the suite the folder holds, each experiment's elapsed time, and
-                          the machine and data copy they were measured on
+    suite.json            the suite the folder holds (``suites``: all of them, when the
+                          ``full`` and ``search`` suites share it), each experiment's
+                          elapsed time, and the machine and data copy they were measured on
     gradcheck/            gradcheck.json (the records), metrics.json
     runs/NAME/            a run folder (see handprop.train.rundir), figures as PNG and PDF
     searches/NAME/        a search folder (see handprop.search.report), plus metrics.json
@@ -26,7 +27,7 @@ import attrs
 from handprop.atomic import read_json_object, write_json_atomic, write_text_atomic
 from handprop.errors import ConfigError
 from handprop.lock import folder_lock
-from handprop.reproduce.catalogue import FOLDERS, SUITES, Experiment, select
+from handprop.reproduce.catalogue import COMPATIBLE, FOLDERS, SUITES, Experiment, select
 from handprop.reproduce.machine import describe_data, describe_machine
 
 METRICS_FILE = "metrics.json"
@@ -98,16 +99,17 @@ def run_training(
 
 
 def run_search(experiment: Experiment, folder: Path, suite: str, progress: bool) -> dict[str, Any]:
-    """Run the experiment's packaged search config, retrain its winner on the final split,
-    and add ``metrics.json`` to its folder."""
+    """Run the experiment's packaged search config (with the experiment's overrides), retrain
+    its winner on the final split, and add ``metrics.json`` to its folder."""
     from handprop.search import configure, load_search_spec, search_spec
     from handprop.train import load_config
 
     spec = load_search_spec(experiment.source)
-    overrides: list[str] = []
+    overrides = list(experiment.overrides)
     options: dict[str, Any] = {}
     if suite == "smoke":
-        overrides = smoke_overrides(configure(load_config(spec.base), spec.base_set))
+        base = configure(load_config(spec.base), spec.base_set).with_overrides(overrides)
+        overrides += smoke_overrides(base)
         spec = attrs.evolve(
             spec, stages=tuple(attrs.evolve(s, n=SMOKE_TRIALS) for s in spec.stages)
         )
@@ -168,20 +170,29 @@ RUNNERS: dict[str, Callable[[Experiment, Path, str, bool], dict[str, Any]]] = {
 
 
 def claim(out_dir: Path, suite: str, *, force: bool) -> dict[str, Any]:
-    """The folder's ``suite.json`` (created if new); a folder of another suite is refused."""
+    """The folder's ``suite.json`` (created if new); a folder of another suite is refused,
+    unless both are :data:`~handprop.reproduce.catalogue.COMPATIBLE` (``full`` and ``search``
+    share a folder: ``suites`` lists both, ``suite`` stays ``full`` once it is there)."""
     if suite not in SUITES:
         raise ConfigError(f"suite must be one of {', '.join(SUITES)}; got {suite!r}")
     path = out_dir / SUITE_FILE
     state = read_json_object(path, "suite file") if path.is_file() else None
-    if state is not None and state.get("suite") != suite and not force:
+    held = set(state.get("suites", [state.get("suite")])) if state is not None else set()
+    if state is not None and suite not in held and held | {suite} <= COMPATIBLE:
+        state["suites"] = sorted(held | {suite})
+        state["suite"] = "full" if "full" in state["suites"] else suite
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json(path, state)
+        return state
+    if state is not None and suite not in held and not force:
         raise ConfigError(
             f"{out_dir} holds results of the {state['suite']} suite; pass --force to replace "
             f"them or choose another --out folder"
         )
-    if state is None or state.get("suite") != suite:
+    if state is None or suite not in held:
         for sub in FOLDERS.values():  # results of another suite must not mix with this one
             shutil.rmtree(out_dir / sub, ignore_errors=True)
-        state = {"suite": suite, "times": {}}
+        state = {"suite": suite, "suites": [suite], "times": {}}
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(path, state)
     return state
@@ -211,7 +222,7 @@ def run_all(
     Returns ``{name: metrics}``. Each experiment's elapsed time is kept in ``suite.json``.
     """
     out = Path(out_dir)
-    experiments = select(only)
+    experiments = select(only, suite)
     with folder_lock(out, "results folder"):
         return _run_locked(out, experiments, suite, force, progress, log)
 
