@@ -110,7 +110,7 @@ def test_packaged_repeats_and_halving_searches():
     halving = load_search_spec("search_halving")
     assert halving.space.names == ("lam", "eta_max", "hidden")
     assert halving.stages == (Stage("halving", 27, seed=1, eta=3, min_cycles=1),)
-    assert halving.base_set["n_cycles"] == 3
+    assert (halving.base_set["n_cycles"], halving.base_set["n_s"]) == (9, 300)
 
 
 def test_search_grid3_is_the_27_point_grid_counterpart_of_search_halving():
@@ -121,7 +121,7 @@ def test_search_grid3_is_the_27_point_grid_counterpart_of_search_halving():
         halving.metric,
         halving.select,
     )
-    assert grid.base_set["n_cycles"] == 3 and len(grid.stages) == 1
+    assert grid.base_set["n_cycles"] == 9 and len(grid.stages) == 1
     points = sample(grid.space, grid.stages[0], 1)
     assert len(points) == 27 == halving.stages[0].n
     axes = {name: sorted({p[name] for p in points}) for name in grid.space.names}
