@@ -91,6 +91,7 @@ def run_values(run: Finished | None) -> dict[str, str]:
     hidden = c.get("hidden")
     return {
         "TestAcc": percent(m.get("test_acc")),
+        "TestAccPlain": percent(m.get("test_acc_plain", m.get("test_acc"))),
         "BestValAcc": percent(m.get("best_val_acc")),
         "FinalValAcc": percent(m.get("final_val_acc")),
         "TrainAcc": percent(m.get("final_train_acc")),
@@ -245,8 +246,9 @@ def all_values(
             add(experiment.stem, run_values(found))
         elif experiment.kind == "search":
             add(experiment.stem, search_values(found))
-        else:
+        elif experiment.kind == "gradcheck":
             add(experiment.stem, gradcheck_values(found))
+        # ensembles: handprop.reproduce.beyondsuite
     add("AugCompare", comparison_values(results))
     add("Seed", seed_values())
     add("Machine", machine_values(machine))
