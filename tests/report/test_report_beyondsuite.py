@@ -247,12 +247,14 @@ def test_outputs_of_the_beyond_suite(tmp_path, fake_runs):
 
 
 def test_the_full_suite_reports_its_single_beyond_run(tmp_path, fake_runs):
-    _run(tmp_path, only=["beyond_two_layer"])
+    _run(tmp_path, only=["baseline", "beyond_two_layer"])
     outputs.write_outputs(tmp_path)
     values = _macros(tmp_path / "latex" / "macros.tex")
     assert (values["BeyondRunDone"], values["BeyondSuiteDone"]) == ("true", "false")
     assert (values["BeyondTestAcc"], values["BeyondTestAccPlain"]) == ("63.00", "62.00")
     assert values["BeyondTime"] == "550.0"
+    assert (values["BeyondWhitenEps"], values["BeyondLabelSmoothing"]) == ("1", "0.1")
+    assert (values["BaselineWhitenEps"], values["BaselineLabelSmoothing"]) == ("none", "0")
     assert values["BeyondSuiteMeanTestAcc"] == latex.NA
     summary = (tmp_path / "results.md").read_text()
     assert "`beyond_two_layer` (seed 0): test accuracy 63.00 % with flip TTA (62.00 % " in summary
