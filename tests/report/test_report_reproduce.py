@@ -164,9 +164,14 @@ def test_outputs_of_a_finished_folder_resolve_every_macro(tmp_path, calls):
     outputs.write_outputs(tmp_path)
     values = _macros((tmp_path / "latex" / "macros.tex").read_text())
     _assert_resolved(values)
-    search_suite = (*(e.stem for e in catalogue.in_suites(["search"])), "SearchSuite")
-    assert latex.NA not in {v for k, v in values.items() if not k.startswith(search_suite)}
-    assert values["SearchSuiteDone"] == "false"
+    other_suites = (
+        *(e.stem for e in catalogue.in_suites(["search", "beyond"])),
+        "SearchSuite",
+        "BeyondSuite",
+    )
+    assert latex.NA not in {v for k, v in values.items() if not k.startswith(other_suites)}
+    assert values["SearchSuiteDone"] == "false" == values["BeyondSuiteDone"]
+    assert values["BeyondRunDone"] == "true"
     assert values["BaselineTestAcc"] == "40.00"
     assert values["BaselineLam"] == r"\ensuremath{1.07\times 10^{-3}}"
     assert values["SeedOneLayerA"] == "28.77"

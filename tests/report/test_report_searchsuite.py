@@ -99,7 +99,7 @@ def test_the_search_suite_runs_seeded_searches_and_grid_against_halving():
     for seed in (0, 1, 2):
         assert catalogue.by_name(f"search_lambda_repeats_s{seed}").overrides == (f"seed={seed}",)
     full = catalogue.select()
-    assert catalogue.select(suite="smoke") == full and len(full) == 15
+    assert catalogue.select(suite="smoke") == full and len(full) == 16
     assert not set(SEARCH) & {e.name for e in full}
     assert all(load_search_spec(catalogue.by_name(n).source) for n in SEARCH)
     picked = catalogue.select(["search_halving", "search_grid3"], "search")

@@ -33,37 +33,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from handprop.train.ensemble import (
-        average_probabilities,
-        check_compatible,
-        load_run,
-        member_probabilities,
-        score,
-    )
+    from handprop.train.ensemble import evaluate_runs, load_run
 
     runs = [load_run(folder, snapshots=args.snapshots) for folder in args.run_dirs]
-    check_compatible(runs)
-    data = runs[0].data
-    splits = (("validation", data.val.y), ("test", data.test.y))
-    members = [(name, params, run) for run in runs for name, params in run.members]
-    accuracies: list[list[float]] = []
-    probs: dict[str, list[np.ndarray]] = {split: [] for split, _ in splits}
-    for name, params, run in members:
-        row = []
-        for (split, y), ds in zip(splits, (run.data.val, run.data.test), strict=True):
-            predicted, p = member_probabilities(params, ds.X, run.config.augment.tta)
-            row.append(float(np.mean(predicted == y)))
-            probs[split].append(p)
-        accuracies.append(row)
-        if len(members) > 1:
-            print(f"member {name}: validation {100 * row[0]:.2f} %  test {100 * row[1]:.2f} %")
-    if len(members) > 1:
-        mean = np.mean(accuracies, axis=0)
+    result = evaluate_runs(runs)
+    if len(result.members) > 1:
+        for name, val, test in result.members:
+            print(f"member {name}: validation {100 * val:.2f} %  test {100 * test:.2f} %")
+        mean = np.mean([(val, test) for _, val, test in result.members], axis=0)
         print(f"mean member: validation {100 * mean[0]:.2f} %  test {100 * mean[1]:.2f} %")
-        print(f"ensemble of {len(members)} (averaged probabilities):")
-    for (split, y), own in zip(splits, accuracies[0], strict=True):
-        result = score(average_probabilities(probs[split]), y)
-        # one member: the argmax of its scores, as in metrics.json (no softmax rounding ties)
-        accuracy = own if len(members) == 1 else result.accuracy
-        print(f"{split}: accuracy {100 * accuracy:.2f} %  loss {result.loss:.4f}")
+        print(f"ensemble of {len(result.members)} (averaged probabilities):")
+    for split, found in (("validation", result.val), ("test", result.test)):
+        print(f"{split}: accuracy {100 * found.accuracy:.2f} %  loss {found.loss:.4f}")
     return 0

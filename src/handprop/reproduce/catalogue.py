@@ -2,10 +2,13 @@
 
 Each :class:`Experiment` names what it runs (a packaged training config, a packaged search
 config, or the gradient check), the folder it fills, the LaTeX macro stem its numbers get
-and the suites that run it. The ``full`` and ``smoke`` suites run the seeds' experiments;
-the ``search`` suite (issue 12) runs the λ searches with search seeds 0, 1 and 2 (plain,
-augmented, three repeats per point) and the grid and successive-halving searches of one
-space, each retrained on the final split.
+and the suites that run it. The ``full`` and ``smoke`` suites run the seeds' experiments
+and one ``beyond_two_layer`` run; the ``search`` suite (issue 12) runs the λ searches with
+search seeds 0, 1 and 2 (plain, augmented, three repeats per point) and the grid and
+successive-halving searches of one space, each retrained on the final split. The ``beyond``
+suite (issue 11) runs an ablation from ``wide_flip`` to ``beyond_two_layer`` with run seeds
+0, 1 and 2 (each row a technique added), ``beyond_deep_bn`` once, and evaluates the
+ensembles of the three ``beyond_two_layer`` runs (final parameters, and all snapshots).
 """
 
 from __future__ import annotations
@@ -16,22 +19,29 @@ import attrs
 
 from handprop.errors import ConfigError
 
-KINDS: tuple[str, ...] = ("gradcheck", "run", "search")
-SUITES: tuple[str, ...] = ("full", "smoke", "search")
+KINDS: tuple[str, ...] = ("gradcheck", "run", "search", "ensemble")
+SUITES: tuple[str, ...] = ("full", "smoke", "search", "beyond")
 #: Suites whose results may share one results folder (same budgets, distinct names).
-COMPATIBLE: frozenset[str] = frozenset({"full", "search"})
+COMPATIBLE: frozenset[str] = frozenset({"full", "search", "beyond"})
 #: Seeds of the repeated searches of the ``search`` suite, and their names in macro stems.
 SEARCH_SEEDS: tuple[int, ...] = (0, 1, 2)
 SEED_WORDS: tuple[str, ...] = ("Zero", "One", "Two")
 #: Sub-folder of the results folder per kind.
-FOLDERS: dict[str, str] = {"gradcheck": "gradcheck", "run": "runs", "search": "searches"}
+FOLDERS: dict[str, str] = {
+    "gradcheck": "gradcheck",
+    "run": "runs",
+    "search": "searches",
+    "ensemble": "ensembles",
+}
 
 
 @attrs.frozen
 class Experiment:
     """One experiment: ``source`` is the config it runs; ``stem`` prefixes its LaTeX macros
     (letters only); ``figures`` are the run-folder figures the report shows; ``overrides``
-    (``"key=value"``) change the base config of a search (e.g. its seed); ``suites`` run it."""
+    (``"key=value"``, as ``handprop train --set``) change the config of a run or the base
+    config of a search (e.g. its seed); ``members`` are the experiments (runs) an ensemble
+    evaluates; ``suites`` run it."""
 
     name: str
     kind: str = attrs.field(validator=attrs.validators.in_(KINDS))
@@ -40,6 +50,7 @@ class Experiment:
     figures: tuple[str, ...] = ()
     overrides: tuple[str, ...] = ()
     suites: tuple[str, ...] = ("full", "smoke")
+    members: tuple[str, ...] = ()
 
 
 def _run(name: str, stem: str, *figures: str) -> Experiment:
@@ -59,15 +70,40 @@ def seeded_name(source: str, seed: int) -> str:
     return f"{source}_s{seed}"
 
 
-def _seeded(source: str, stem: str, seed: int) -> Experiment:
+def _seeded(
+    source: str, stem: str, seed: int, *, kind: str = "search", row: str = "", extra: str = ""
+) -> Experiment:
+    """Experiment ``row`` (default ``source``) with seed ``seed`` and the overrides ``extra``
+    (space-separated), in the ``search`` suite (searches) or the ``beyond`` suite (runs)."""
     return Experiment(
-        seeded_name(source, seed),
-        "search",
+        seeded_name(row or source, seed),
+        kind,
         f"{stem}Seed{SEED_WORDS[seed]}",
         source,
-        overrides=(f"seed={seed}",),
-        suites=("search",),
+        overrides=(f"seed={seed}", *extra.split()),
+        suites=("search",) if kind == "search" else ("beyond",),
     )
+
+
+#: Seeds of the ``beyond`` suite's repeated runs.
+BEYOND_SEEDS: tuple[int, ...] = (0, 1, 2)
+_ZCA = "whiten=zca whiten_eps=1.0 eta_max=0.5"
+#: The ``beyond`` suite's ablation, each row one technique more than the one before:
+#: row -> (packaged config, macro stem, overrides). Every row runs with :data:`BEYOND_SEEDS`;
+#: the last row's runs keep snapshots for the ensembles.
+ABLATION: dict[str, tuple[str, str, str]] = {
+    "wide_flip": ("wide_flip", "AblFlip", ""),
+    "wide_flip_translate_dropout": ("wide_flip_translate_dropout", "AblDrop", ""),
+    "beyond_zca": ("wide_flip_translate_dropout", "AblZca", _ZCA),
+    "beyond_zca_smooth": (
+        "wide_flip_translate_dropout",
+        "AblSmooth",
+        _ZCA + " label_smoothing=0.1",
+    ),
+    "beyond_two_layer": ("beyond_two_layer", "Beyond", "snapshots=true"),
+}
+#: The ``beyond`` suite's ensemble of the last ablation row's runs.
+BEYOND_ENSEMBLE = "beyond_ensemble_seeds"
 
 
 EXPERIMENTS: tuple[Experiment, ...] = (
@@ -88,6 +124,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     _run("wide_flip_translate", "WideFlipTranslate", "curves"),
     _run("wide_flip_translate_dropout", "WideFlipTranslateDropout", "curves", "weights"),
     Experiment("search_lambda_augmented", "search", "SearchLamAug", "search_lambda_augmented"),
+    # beyond the seeds: one run of the packaged config
+    _run("beyond_two_layer", "Beyond", "curves"),
     # the search suite: the λ searches over search seeds, grid against successive halving
     *(
         _seeded(source, stem, seed)
@@ -96,6 +134,22 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     ),
     Experiment("search_grid3", "search", "SearchGrid", "search_grid3", suites=("search",)),
     Experiment("search_halving", "search", "SearchHalving", "search_halving", suites=("search",)),
+    # the beyond suite: the ablation over run seeds, the deep batch-normalised net, ensembles
+    *(
+        _seeded(source, stem, seed, kind="run", row=row, extra=extra)
+        for row, (source, stem, extra) in ABLATION.items()
+        for seed in BEYOND_SEEDS
+    ),
+    Experiment(
+        "beyond_deep_bn", "run", "BeyondDeepBN", "beyond_deep_bn", ("curves",), suites=("beyond",)
+    ),
+    Experiment(
+        BEYOND_ENSEMBLE,
+        "ensemble",
+        "BeyondEnsemble",
+        members=tuple(seeded_name("beyond_two_layer", seed) for seed in BEYOND_SEEDS),
+        suites=("beyond",),
+    ),
 )
 
 ONE_LAYER: tuple[str, ...] = tuple(e.name for e in EXPERIMENTS if e.stem.startswith("OneLayer"))

@@ -89,8 +89,10 @@ def run_values(run: Finished | None) -> dict[str, str]:
     n_train = train_size(c) if c else None
     steps_per_half = (c.get("n_s") or 2 * (n_train // c["batch_size"])) if n_train else None
     hidden = c.get("hidden")
+    whitened = c.get("whiten", "none") != "none"
     return {
         "TestAcc": percent(m.get("test_acc")),
+        "TestAccPlain": percent(m.get("test_acc_plain", m.get("test_acc"))),
         "BestValAcc": percent(m.get("best_val_acc")),
         "FinalValAcc": percent(m.get("final_val_acc")),
         "TrainAcc": percent(m.get("final_train_acc")),
@@ -107,6 +109,8 @@ def run_values(run: Finished | None) -> dict[str, str]:
         "Epochs": number(c.get("epochs")),
         "Hidden": ", ".join(str(h) for h in hidden) if hidden else "none" if c else NA,
         "Dropout": number(c.get("dropout")),
+        "WhitenEps": number(c.get("whiten_eps")) if whitened else "none" if c else NA,
+        "LabelSmoothing": number(c.get("label_smoothing", 0.0)) if c else NA,
         "FlipProb": number(c.get("flip_prob") if c.get("flip") else 0.0) if c else NA,
         "MaxShift": number(c.get("max_shift")),
         "ShiftProb": number(c.get("shift_prob")),
@@ -245,8 +249,9 @@ def all_values(
             add(experiment.stem, run_values(found))
         elif experiment.kind == "search":
             add(experiment.stem, search_values(found))
-        else:
+        elif experiment.kind == "gradcheck":
             add(experiment.stem, gradcheck_values(found))
+        # ensembles: handprop.reproduce.beyondsuite
     add("AugCompare", comparison_values(results))
     add("Seed", seed_values())
     add("Machine", machine_values(machine))

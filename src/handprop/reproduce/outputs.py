@@ -3,7 +3,8 @@
 ``figures/``  each run's figures as ``NAME-curves.pdf`` / ``.png`` (and ``-weights``,
 ``-schedule``), each search's plot, the λ-with-and-without-augmentation plot and the
 search suite's repeats plot (:mod:`.searchsuite`);
-``latex/``    ``macros.tex`` and one ``tabular`` fragment per table;
+``latex/``    ``macros.tex`` and one ``tabular`` fragment per table (the search and beyond
+suites' parts from :mod:`.searchsuite` and :mod:`.beyondsuite`);
 ``results.md``  the README's summary table.
 """
 
@@ -19,7 +20,7 @@ from matplotlib.figure import Figure
 
 from handprop.atomic import write_text_atomic
 from handprop.figures import save_figure
-from handprop.reproduce import latex, searchsuite, seeds
+from handprop.reproduce import beyondsuite, latex, searchsuite, seeds
 from handprop.reproduce.catalogue import IMPROVEMENTS, ONE_LAYER, in_suites
 from handprop.reproduce.collect import Collected, collect
 
@@ -141,8 +142,9 @@ def results_markdown(
                 f"\nλ search {label}: chosen λ = {lam:.3g} "
                 f"(validation accuracy {100 * (score or 0):.2f} %)."
             )
-    if suite_part := searchsuite.markdown(results):
-        lines.append(suite_part.rstrip("\n"))
+    for part in (searchsuite.markdown(results), beyondsuite.markdown(results)):
+        if part:
+            lines.append(part.rstrip("\n"))
     gradcheck = results.get("gradcheck")
     if gradcheck is not None:
         lines.append(
@@ -158,7 +160,7 @@ def results_markdown(
 
 def all_tables(results: Collected) -> dict[str, str]:
     """``{file stem: tabular fragment}`` of every generated table."""
-    return latex.tables(results) | searchsuite.tables(results)
+    return latex.tables(results) | searchsuite.tables(results) | beyondsuite.tables(results)
 
 
 def write_outputs(out_dir: str | Path) -> Collected:
@@ -171,7 +173,11 @@ def write_outputs(out_dir: str | Path) -> Collected:
     searchsuite.plot_repeats(results, out / "figures", FIGURE_FORMATS)
     tex = out / "latex"
     tex.mkdir(parents=True, exist_ok=True)
-    values = latex.all_values(results, machine, data) | searchsuite.values(results)
+    values = (
+        latex.all_values(results, machine, data)
+        | searchsuite.values(results)
+        | beyondsuite.values(results)
+    )
     write_text_atomic(tex / "macros.tex", latex.macros_tex(values))
     for stem, text in all_tables(results).items():
         write_text_atomic(tex / f"{stem}.tex", text)

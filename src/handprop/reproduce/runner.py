@@ -8,6 +8,8 @@ Layout of the results folder::
     gradcheck/            gradcheck.json (the records), metrics.json
     runs/NAME/            a run folder (see handprop.train.rundir), figures as PNG and PDF
     searches/NAME/        a search folder (see handprop.search.report), plus metrics.json
+    ensembles/NAME/       ensemble.json (each member's accuracies), metrics.json (the
+                          ensembles' accuracies)
 
 An experiment is done when its folder holds ``metrics.json``; a run folder without it is
 resumed from its checkpoint. ``force`` deletes the experiment's folder first.
@@ -27,10 +29,18 @@ import attrs
 from handprop.atomic import read_json_object, write_json_atomic, write_text_atomic
 from handprop.errors import ConfigError
 from handprop.lock import folder_lock
-from handprop.reproduce.catalogue import COMPATIBLE, FOLDERS, SUITES, Experiment, select
+from handprop.reproduce.catalogue import (
+    COMPATIBLE,
+    FOLDERS,
+    SUITES,
+    Experiment,
+    by_name,
+    select,
+)
 from handprop.reproduce.machine import describe_data, describe_machine
 
 METRICS_FILE = "metrics.json"
+ENSEMBLE_FILE = "ensemble.json"
 SUITE_FILE = "suite.json"
 #: Smoke suite: training images kept, epochs of a constant schedule, cyclical half-cycle
 #: length and evaluation cadence, trials per search stage, gradient-check size.
@@ -86,10 +96,11 @@ def smoke_overrides(config: Any) -> list[str]:
 def run_training(
     experiment: Experiment, folder: Path, suite: str, progress: bool
 ) -> dict[str, Any]:
-    """Train the experiment's packaged config into its run folder (resuming a partial one)."""
+    """Train the experiment's packaged config, with its overrides, into its run folder
+    (resuming a partial one)."""
     from handprop.train import load_config, run_experiment
 
-    config = load_config(experiment.source)
+    config = load_config(experiment.source).with_overrides(experiment.overrides)
     if suite == "smoke":
         config = config.with_overrides(smoke_overrides(config))
     summary = run_experiment(
@@ -162,17 +173,71 @@ def run_gradcheck(
     return metrics
 
 
+def run_ensemble(
+    experiment: Experiment, folder: Path, suite: str, progress: bool
+) -> dict[str, Any]:
+    """Evaluate, without training, the ensemble of the member runs' final parameters and of
+    all their snapshots (each with its run's test-time augmentation); the member runs are
+    the experiments' folders beside this one's (``folder`` is ``OUT/ensembles/NAME``)."""
+    from handprop.train.ensemble import Evaluation, evaluate_runs, load_run
+
+    out = folder.parents[1]
+    folders = [experiment_dir(out, by_name(name)) for name in experiment.members]
+    missing = [f.name for f in folders if read_metrics(f) is None]
+    if missing:
+        raise ConfigError(
+            f"{experiment.name} ensembles runs that have not finished: {', '.join(missing)}; "
+            "run them first"
+        )
+    start = time.perf_counter()
+    runs = [load_run(f) for f in folders]
+    final = evaluate_runs(runs)
+    snapshots = evaluate_runs([load_run(f, snapshots=True) for f in folders])
+
+    def numbers(result: Evaluation) -> dict[str, Any]:
+        accs = [test for _, _, test in result.members]
+        return {
+            "members": len(result.members),
+            "val_acc": result.val.accuracy,
+            "test_acc": result.test.accuracy,
+            "test_loss": result.test.loss,
+            "mean_member_test_acc": sum(accs) / len(accs),
+        }
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(
+        folder / ENSEMBLE_FILE,
+        {
+            kind: [{"member": n, "val_acc": v, "test_acc": t} for n, v, t in result.members]
+            for kind, result in (("final", final), ("snapshots", snapshots))
+        },
+    )
+    metrics = {
+        "status": "completed",
+        "runs": list(experiment.members),
+        "tta": sorted({run.config.augment.tta for run in runs}),
+        "test_acc": final.test.accuracy,
+        "final": numbers(final),
+        "snapshots": numbers(snapshots),
+        "wall_time": time.perf_counter() - start,
+    }
+    write_json(folder / METRICS_FILE, metrics)
+    return metrics
+
+
 RUNNERS: dict[str, Callable[[Experiment, Path, str, bool], dict[str, Any]]] = {
     "gradcheck": run_gradcheck,
     "run": run_training,
     "search": run_search,
+    "ensemble": run_ensemble,
 }
 
 
 def claim(out_dir: Path, suite: str, *, force: bool) -> dict[str, Any]:
     """The folder's ``suite.json`` (created if new); a folder of another suite is refused,
-    unless both are :data:`~handprop.reproduce.catalogue.COMPATIBLE` (``full`` and ``search``
-    share a folder: ``suites`` lists both, ``suite`` stays ``full`` once it is there)."""
+    unless both are :data:`~handprop.reproduce.catalogue.COMPATIBLE` (``full``, ``search`` and
+    ``beyond`` share a folder: ``suites`` lists them, ``suite`` stays ``full`` once it is
+    there)."""
     if suite not in SUITES:
         raise ConfigError(f"suite must be one of {', '.join(SUITES)}; got {suite!r}")
     path = out_dir / SUITE_FILE

@@ -50,6 +50,17 @@ class Score:
     loss: float
 
 
+@attrs.frozen
+class Evaluation:
+    """An ensemble on the validation and test splits: ``members`` are ``(name, validation
+    accuracy, test accuracy)`` per member, ``val`` and ``test`` the ensemble's scores (one
+    member: its own accuracy, as in ``metrics.json``)."""
+
+    members: tuple[tuple[str, float, float], ...]
+    val: Score
+    test: Score
+
+
 def _member(path: Path, config: TrainConfig, data: Splits) -> Params:
     sizes = (data.train.X.shape[1], *config.model.hidden, len(data.train.class_names))
     return load_params(path, sizes, config.model.dtype)
@@ -140,3 +151,28 @@ def score(probs: np.ndarray, y: np.ndarray) -> Score:
     picked = probs[np.arange(len(y)), y]
     loss = float(-np.mean(np.log(np.maximum(picked, np.finfo(np.float64).tiny))))
     return Score(float(np.mean(probs.argmax(axis=1) == y)), loss)
+
+
+def evaluate_runs(runs: Sequence[Run]) -> Evaluation:
+    """Every member of ``runs`` (compatible, see :func:`check_compatible`) and their
+    ensemble, each member with its run's test-time augmentation (``augment.tta``)."""
+    check_compatible(runs)
+    members, probs = [], []
+    for run in runs:
+        for name, params in run.members:
+            row, split_probs = [], []
+            for ds in (run.data.val, run.data.test):
+                predicted, p = member_probabilities(params, ds.X, run.config.augment.tta)
+                row.append(float(np.mean(predicted == ds.y)))
+                split_probs.append(p)
+            members.append((name, row[0], row[1]))
+            probs.append(split_probs)
+    data = runs[0].data
+    val, test = (
+        score(average_probabilities([p[k] for p in probs]), ds.y)
+        for k, ds in enumerate((data.val, data.test))
+    )
+    if len(members) == 1:  # the argmax of its scores, as in metrics.json (no softmax ties)
+        val = attrs.evolve(val, accuracy=members[0][1])
+        test = attrs.evolve(test, accuracy=members[0][2])
+    return Evaluation(tuple(members), val, test)
