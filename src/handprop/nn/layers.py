@@ -13,14 +13,13 @@ from handprop.errors import ConfigError
 from handprop.kernels.relu import relu_backward as _relu_backward_kernel
 from handprop.kernels.relu import relu_forward as _relu_forward_kernel
 from handprop.kernels.softmax import check_smoothing
-from handprop.nn.blas import matmul
 
 Array = np.ndarray
 
 
 def affine_forward(x: Array, W: Array, b: Array) -> tuple[Array, tuple[Array, Array]]:
     """``out = x @ W + b``: x (n, d), W (d, m), b (m,) -> out (n, m)."""
-    out = matmul(x, W)
+    out = x @ W
     out += b
     return out, (x, W)
 
@@ -33,8 +32,8 @@ def affine_backward(
     ``need_dx=False`` skips ``dx`` (returned as ``None``) for the input layer.
     """
     x, W = cache
-    dx = matmul(dout, W.T) if need_dx else None
-    return dx, matmul(x.T, dout), dout.sum(axis=0)
+    dx = dout @ W.T if need_dx else None
+    return dx, x.T @ dout, dout.sum(axis=0)
 
 
 def relu_forward(x: Array) -> tuple[Array, Array]:
