@@ -179,7 +179,8 @@ def make_step(
         else:
             penalty = l2_penalty(decayed_arrays(state.params), lam)
             params, opt_state = update(grads, opt_state, state.params, schedule(t))
-        params = params.with_stats(stats)  # the batch norms' running averages (if any)
+        if stats:  # the batch norms' new running averages
+            params = params.with_stats(stats)
         return TrainState(params, t + 1, perm, epoch, loss, loss + penalty, opt_state)
 
     return step

@@ -10,12 +10,13 @@ from handprop.kernels.augment import hflip
 from handprop.nn import layers as L
 from handprop.nn.network import scores
 from handprop.nn.params import Params
+from handprop.train.config import TTAS
 
 
 def tta_probabilities(params: Params, X: np.ndarray, tta: str = "none") -> np.ndarray:
     """Class probabilities (n, K) in float64 of the image rows ``X`` (n, 3072)."""
-    if tta not in ("none", "flip"):
-        raise ConfigError(f"augment.tta must be one of none, flip, got {tta!r}")
+    if tta not in TTAS:
+        raise ConfigError(f"augment.tta must be one of {', '.join(TTAS)}, got {tta!r}")
     probs = L.softmax(scores(params, X).astype(np.float64))
     if tta == "flip":
         mirrored = hflip(X, np.ones(len(X), dtype=np.bool_))
