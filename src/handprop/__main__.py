@@ -2,7 +2,10 @@
 
 import sys
 
+from handprop.interrupt import redeliver_interrupts
+
 try:
+    redeliver_interrupts()
     from handprop.cli import main
 except KeyboardInterrupt:
     print("handprop: interrupted", file=sys.stderr)

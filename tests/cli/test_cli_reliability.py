@@ -48,3 +48,33 @@ def test_damaged_reproduce_files_are_data_errors(tmp_path):
 def test_a_results_folder_in_use_is_refused(tmp_path):
     with folder_lock(tmp_path, "results folder"), pytest.raises(FolderInUse, match="in use by"):
         run_all(tmp_path, suite="smoke", only=["gradcheck"], progress=False)
+
+
+SWALLOWED_CTRL_C = """
+import sys, weakref
+from handprop.interrupt import redeliver_interrupts
+redeliver_interrupts()
+class Thing: pass
+def cb(_):
+    raise KeyboardInterrupt
+thing = Thing()
+ref = weakref.ref(thing, cb)
+try:
+    del thing
+    for _ in range(10**7):
+        pass
+except KeyboardInterrupt:
+    print("interrupted", file=sys.stderr)
+    sys.exit(130)
+sys.exit(0)
+"""
+
+
+def test_ctrl_c_inside_a_weakref_callback_is_redelivered():
+    """An import's module-lock callback swallows Ctrl-C with a traceback unless redelivered."""
+    proc = subprocess.run(
+        [sys.executable, "-c", SWALLOWED_CTRL_C], capture_output=True, timeout=120
+    )
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode()
+    assert proc.returncode == 130, proc.stderr.decode()
+    assert proc.stderr == b"interrupted\n"

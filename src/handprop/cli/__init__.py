@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from handprop.errors import HandpropError
+from handprop.interrupt import redeliver_interrupts
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +76,7 @@ def _os_error(err: OSError) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; expected failures print one line and return 2, Ctrl-C 130."""
     command = "handprop"
+    redeliver_interrupts()
     try:
         args = build_parser().parse_args(argv)
         command = f"handprop {args.command}"
