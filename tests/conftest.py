@@ -56,3 +56,22 @@ def real_splits(cifar10):
 def real_rows64(real_splits):
     """First 64 normalised training rows and labels of the real copy, float64."""
     return real_splits.train.X[:64], real_splits.train.y[:64]
+
+
+@pytest.fixture
+def tiny_data(monkeypatch):
+    """300 / 100 / 100 synthetic float32 images whose labels a linear map decides, served by
+    :func:`handprop.train.load_data` for every config (tiny runs, ensembles)."""
+    from handprop.data import Dataset, Splits
+    from handprop.train import data as data_module
+
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((3072, 10))
+
+    def dataset(n: int) -> Dataset:
+        X = rng.standard_normal((n, 3072)).astype(np.float32)
+        return Dataset(X, (X @ W).argmax(axis=1), tuple(f"c{k}" for k in range(10)))
+
+    splits = Splits(dataset(300), dataset(100), dataset(100))
+    monkeypatch.setattr(data_module, "_splits", lambda *args: splits)
+    return splits

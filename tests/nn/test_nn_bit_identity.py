@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_info
 
 from handprop.kernels.dropout import dropout_mask
 from handprop.nn import Params, gradients, init_params
-from handprop.train import initial_params, load_config, load_data, packaged_config_names, train
+from handprop.train import initial_params, load_config, load_data, train, training_config_names
 
 STORED = json.loads((Path(__file__).parent / "data" / "bit_identity.json").read_text())
 
@@ -40,7 +40,7 @@ def blas_environment() -> str:
 
 ENVIRONMENT = blas_environment()
 HASHES = STORED["environments"].get(ENVIRONMENT, next(iter(STORED["environments"].values())))
-TRAINING_CONFIGS = [n for n in packaged_config_names() if not n.startswith("search_")]
+TRAINING_CONFIGS = training_config_names()
 #: The configs that existed when the hashes were recorded (later ones have no "before").
 RECORDED = sorted(HASHES["gradients"])
 

@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from handprop.data import Dataset, Splits
 from handprop.errors import ConfigError
 from handprop.reproduce import beyondsuite, catalogue, latex, outputs, runner
 from handprop.reproduce.collect import collect
 from handprop.train import config_from_dict, load_config, run_experiment
-from handprop.train import data as data_module
 from handprop.train.config import config_to_toml
 from handprop.train.ensemble import evaluate_runs, load_run
+from handprop.train.ensemble_config import load_ensemble_config
 
 MACRO = re.compile(r"\\newcommand\{\\([A-Za-z]+)\}\{(.*)\}$")
 BEYOND = [e.name for e in catalogue.in_suites(["beyond"])]
@@ -36,12 +35,13 @@ def _run(out: Path, **kwargs) -> dict:
     return runner.run_all(out, progress=False, log=lambda line: None, **kwargs)
 
 
-def test_the_beyond_suite_runs_the_ablation_seeds_deep_bn_and_ensemble():
+def test_the_beyond_suite_runs_the_ablation_seeds_and_ensembles():
     rows = ["wide_flip", "wide_flip_translate_dropout", "beyond_zca", "beyond_zca_smooth"]
+    nets = ["beyond_two_layer", "beyond_deep_bn"]
     assert [
-        *(f"{row}_s{seed}" for row in [*rows, "beyond_two_layer"] for seed in (0, 1, 2)),
-        "beyond_deep_bn",
+        *(f"{row}_s{seed}" for row in [*rows, *nets] for seed in (0, 1, 2)),
         "beyond_ensemble_seeds",
+        "beyond_ensemble",
     ] == BEYOND
     assert {r.row for r in beyondsuite.ROWS} == set(catalogue.ABLATION)
     assert catalogue.by_name("beyond_zca_smooth_s2").overrides == (
@@ -54,6 +54,11 @@ def test_the_beyond_suite_runs_the_ablation_seeds_deep_bn_and_ensemble():
     ensemble = catalogue.by_name("beyond_ensemble_seeds")
     assert ensemble.kind == "ensemble"
     assert ensemble.members == tuple(f"beyond_two_layer_s{s}" for s in (0, 1, 2))
+    deep = catalogue.by_name("beyond_ensemble")
+    assert deep.members == tuple(f"beyond_deep_bn_s{s}" for s in (0, 1, 2))
+    packaged = load_ensemble_config("beyond_ensemble")  # the same members as the config's
+    assert deep.members == tuple(f"{packaged.config}_s{s}" for s in packaged.seeds)
+    assert catalogue.by_name("beyond_deep_bn_s1").overrides == ("seed=1", "snapshots=true")
     # the full (and smoke) suite: the seeds' experiments, then one beyond_two_layer run
     full = catalogue.select()
     assert catalogue.select(suite="smoke") == full and len(full) == 16
@@ -113,20 +118,6 @@ def test_the_beyond_suite_shares_a_folder_with_the_full_and_search_suites(tmp_pa
 TINY = dict(split="batch1", hidden=(16,), n_s=3, n_cycles=2, lam=1e-3, eta_max=0.05, snapshots=True)
 
 
-@pytest.fixture
-def tiny_data(monkeypatch) -> Splits:
-    rng = np.random.default_rng(0)
-    W = rng.standard_normal((3072, 10))
-
-    def dataset(n: int) -> Dataset:
-        X = rng.standard_normal((n, 3072)).astype(np.float32)
-        return Dataset(X, (X @ W).argmax(axis=1), tuple(f"c{k}" for k in range(10)))
-
-    splits = Splits(dataset(300), dataset(100), dataset(100))
-    monkeypatch.setattr(data_module, "_splits", lambda *args: splits)
-    return splits
-
-
 def test_the_ensemble_kind_evaluates_the_member_runs(tmp_path, tiny_data):
     ensemble = catalogue.by_name("beyond_ensemble_seeds")
     folder = runner.experiment_dir(tmp_path, ensemble)
@@ -160,13 +151,14 @@ def _fake_run(experiment, folder: Path, suite: str, progress: bool) -> dict:
     a finished ensemble's metrics.json."""
     folder.mkdir(parents=True, exist_ok=True)
     if experiment.kind == "ensemble":
+        deep = 0.05 if experiment.name == "beyond_ensemble" else 0.0
         metrics = {
             "status": "completed",
-            "test_acc": 0.65,
+            "test_acc": 0.65 + deep,
             "final": {
                 "members": 3,
                 "val_acc": 0.66,
-                "test_acc": 0.65,
+                "test_acc": 0.65 + deep,
                 "mean_member_test_acc": 0.63,
             },
             "snapshots": {"members": 12, "val_acc": 0.67, "test_acc": 0.655},
@@ -185,8 +177,9 @@ def _fake_run(experiment, folder: Path, suite: str, progress: bool) -> dict:
         "wall_time": 100.0 + seed,
         "steps": 5880,
     }
-    if experiment.source == "beyond_two_layer":
-        tta, plain = SEEDS[seed]
+    if experiment.source in ("beyond_two_layer", "beyond_deep_bn"):
+        deep = 0.05 if experiment.source == "beyond_deep_bn" else 0.0
+        tta, plain = (a + deep for a in SEEDS[seed])
         metrics |= {
             "test_acc": tta,
             "test_acc_tta": tta,
@@ -222,9 +215,12 @@ def test_outputs_of_the_beyond_suite(tmp_path, fake_runs):
     assert values["BeyondSuiteSnapshotMemberAcc"] == latex.NA
     assert values["BeyondSeedOneTestAcc"] == "62.00"
     assert values["BeyondSeedOneTestAccPlain"] == "61.00"
-    assert values["BeyondDeepBNHidden"] == "1024, 512"
+    assert values["BeyondDeepBNSeedZeroHidden"] == "1024, 512"
+    assert values["BeyondDeepMeanTestAcc"] == "68.00"
+    assert values["BeyondDeepMeanPlainAcc"] == "67.00"
+    assert values["BeyondDeepFinalTestAcc"] == "70.00"
     assert values["AblZcaSeedTwoTestAcc"] == "52.00"
-    assert values["SuiteTotal"] == "17" == values["SuiteExperiments"]
+    assert values["SuiteTotal"] == "20" == values["SuiteExperiments"]
     tex = tmp_path / "latex"
     ablation = (tex / "beyond_ablation.tex").read_text().splitlines()
     assert ablation[4].startswith(r"\texttt{wide\_flip}: $m = 256$, flips & 256 & 5\,880 & 3 & ")
@@ -235,6 +231,15 @@ def test_outputs_of_the_beyond_suite(tmp_path, fake_runs):
     assert r"2 & 64.00 & 63.00 & 52.00 & 53.00 & 552.0 \\" in seeds
     ensembles = (tex / "beyond_ensembles.tex").read_text()
     assert r"all snapshots of all seeds & 12 & \textit{n/a} & 67.00 & 65.50 \\" in ensembles
+    assert (
+        r"\texttt{beyond\_deep\_bn}: final parameters of each seed & 3 & 63.00 & 66.00 & 70.00"
+        in ensembles
+    )
+    assert r"& 1024, 512 & 28\,000 & 3 & 52.00 $\pm$ 1.00 & 67.00 $\pm$ 1.00 &" in ablation[10]
+    assert (
+        r"0 & 68.00 & 67.00 & 52.00 & 51.00 & 550.0 \\"
+        in (tex / "beyond_deep_seeds.tex").read_text()
+    )
     summary = (tmp_path / "results.md").read_text()
     assert "Beyond suite (`handprop reproduce --suite beyond`)" in summary
     assert (
@@ -242,7 +247,8 @@ def test_outputs_of_the_beyond_suite(tmp_path, fake_runs):
         in summary
     )
     assert "final parameters (3 members) 65.00 %, all snapshots (12 members) 65.50 %" in summary
-    assert "`beyond_deep_bn` (seed 0): test accuracy 50.00 %" in summary
+    assert "Ensembles of the `beyond_deep_bn` seeds" in summary
+    assert "final parameters (3 members) 70.00 %" in summary
     assert "| Experiment | handprop test acc." not in summary  # no seeds' table
 
 
@@ -267,3 +273,11 @@ def test_the_full_suite_reports_its_single_beyond_run(tmp_path, fake_runs):
     outputs.write_outputs(empty)
     assert _macros(empty / "latex" / "macros.tex")["BeyondRunDone"] == "false"
     assert "beyond_two_layer" not in (empty / "results.md").read_text()
+
+
+def test_times_of_experiments_no_longer_in_the_catalogue_do_not_count(tmp_path, fake_runs):
+    _run(tmp_path, only=["baseline", "beyond_two_layer"])
+    state = json.loads((tmp_path / runner.SUITE_FILE).read_text())
+    state["times"]["beyond_ensemble_deep"] = 1000.0  # renamed since: its folder is gone
+    (tmp_path / runner.SUITE_FILE).write_text(json.dumps(state))
+    assert set(collect(tmp_path).times) == {"baseline", "beyond_two_layer"}

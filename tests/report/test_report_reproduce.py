@@ -168,6 +168,7 @@ def test_outputs_of_a_finished_folder_resolve_every_macro(tmp_path, calls):
         *(e.stem for e in catalogue.in_suites(["search", "beyond"])),
         "SearchSuite",
         "BeyondSuite",
+        "BeyondDeep",
     )
     assert latex.NA not in {v for k, v in values.items() if not k.startswith(other_suites)}
     assert values["SearchSuiteDone"] == "false" == values["BeyondSuiteDone"]

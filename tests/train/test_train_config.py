@@ -19,6 +19,7 @@ from handprop.train import (
     load_config,
     packaged_config_names,
     save_config,
+    training_config_names,
 )
 from handprop.train.config import KEYS, LEGACY_KEYS, OptimizerConfig, resolve_key
 
@@ -38,7 +39,7 @@ PACKAGED = [
     "wide_flip_translate",
     "wide_flip_translate_dropout",
 ]
-TRAINING_CONFIGS = [n for n in packaged_config_names() if not n.startswith("search_")]
+TRAINING_CONFIGS = training_config_names()
 
 
 @pytest.mark.parametrize(

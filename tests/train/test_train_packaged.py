@@ -9,12 +9,12 @@ from handprop.train import (
     initial_params,
     load_config,
     load_data,
-    packaged_config_names,
     run_experiment,
     train,
+    training_config_names,
 )
 
-TRAINING_CONFIGS = [n for n in packaged_config_names() if not n.startswith("search_")]
+TRAINING_CONFIGS = training_config_names()
 
 #: The second seed's published test accuracies (%) for its four one-layer runs.
 ONE_LAYER_PUBLISHED = {

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from handprop.cli import add_config_options
-from handprop.train.config import load_config, packaged_config_names
+from handprop.train.config import load_config, training_config_names
 
 DEFAULT_ROOT = Path("runs") / "lr-find"
 
@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "--stop, record the smoothed cost, stop when it explodes, and suggest a range "
             "for the triangular schedule. Writes config.toml, lrfind.json and lrfind.png."
         ),
-        epilog="packaged configs: " + ", ".join(packaged_config_names()),
+        epilog="packaged configs: " + ", ".join(training_config_names()),
     )
     add_config_options(parser)
     parser.add_argument("--out", type=Path, help=f"run folder (default {DEFAULT_ROOT}/NAME)")

@@ -28,8 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="full: the seeds' budgets (under 30 min on 2 cores); smoke: every experiment on "
         "a tiny budget, seconds each; search: the λ searches with search seeds 0-2 and grid "
         "against successive halving (hours; may share a folder with full); beyond: the "
-        "ablation from wide_flip to beyond_two_layer over run seeds 0-2, beyond_deep_bn and "
-        "the seeds' ensembles (about an hour; may share a folder with full) (default: full)",
+        "ablation from wide_flip to beyond_two_layer and beyond_deep_bn over run seeds 0-2 and "
+        "the seeds' ensembles (about 50 min; may share a folder with full) (default: full)",
     )
     parser.add_argument("--out", type=Path, required=True, help="results folder")
     parser.add_argument(

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from handprop.cli import add_config_options
-from handprop.train.config import load_config, packaged_config_names
+from handprop.train.config import load_config, training_config_names
 
 DEFAULT_ROOT = Path("runs")
 
@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "config.toml, history.json/.csv, params.npz, metrics.json and figures. "
             "Prints the wall time and the test accuracy."
         ),
-        epilog="packaged configs: " + ", ".join(packaged_config_names()),
+        epilog="packaged configs: " + ", ".join(training_config_names()),
     )
     add_config_options(parser)
     parser.add_argument("--out", type=Path, help="run folder (default runs/NAME)")

@@ -1,12 +1,13 @@
 """Outputs of the ``beyond`` suite (issue 11) and of the full suite's ``beyond_two_layer`` run.
 
-The ablation goes from ``wide_flip`` to ``beyond_two_layer`` one technique at a time, each row
-with the run seeds of :data:`~handprop.reproduce.catalogue.BEYOND_SEEDS` (mean ± sample
-standard deviation over the finished seeds); its last row is the same runs scored with flip
-test-time augmentation (``test_acc``) instead of without (``test_acc_plain``). Then the three
-``beyond_two_layer`` seeds, the ensembles of their final parameters and of all their snapshots,
-and ``beyond_deep_bn``. Missing runs give ``n/a``; ``\\BeyondSuiteDone`` says whether any
-experiment of the suite finished, ``\\BeyondRunDone`` whether the full suite's run did.
+The ablation goes from ``wide_flip`` to ``beyond_two_layer`` one technique at a time, then to
+the deeper ``beyond_deep_bn``, each row with the run seeds of
+:data:`~handprop.reproduce.catalogue.BEYOND_SEEDS` (mean ± sample standard deviation over the
+finished seeds); each of the two networks has a row without flip test-time augmentation
+(``test_acc_plain``) and one with it (``test_acc_tta``). Then each network's seeds and the
+ensembles of their final parameters and of all their snapshots. Missing runs give ``n/a``;
+``\\BeyondSuiteDone`` says whether any experiment of the suite finished, ``\\BeyondRunDone``
+whether the full suite's run did.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import attrs
 
 from handprop.reproduce.catalogue import (
-    BEYOND_ENSEMBLE,
+    BEYOND_ENSEMBLES,
     BEYOND_SEEDS,
     in_suites,
     seeded_name,
@@ -27,6 +28,8 @@ from handprop.reproduce.collect import Collected, Finished
 from handprop.reproduce.latex import NA, number, percent, run_values, seconds, tabular
 
 RUN = "beyond_two_layer"
+DEEP = "beyond_deep_bn"
+BEYOND_ENSEMBLE, DEEP_ENSEMBLE = BEYOND_ENSEMBLES
 
 
 @attrs.frozen
@@ -65,7 +68,23 @@ ROWS: tuple[Row, ...] = (
         ("test_acc_tta", "test_acc"),
         ("final_val_acc_tta", "final_val_acc"),
     ),
+    Row(
+        r"two hidden layers with batch norm, $\eta_{\max} = 0.2$, $\lambda = 5 \cdot 10^{-4}$ "
+        r"(\texttt{beyond\_deep\_bn}), plain",
+        "two hidden layers with batch norm, η_max = 0.2, λ = 5e-4 (`beyond_deep_bn`), plain",
+        DEEP,
+        ("test_acc_plain", "test_acc"),
+    ),
+    Row(
+        "+ flip test-time augmentation",
+        "+ flip test-time augmentation",
+        DEEP,
+        ("test_acc_tta", "test_acc"),
+        ("final_val_acc_tta", "final_val_acc"),
+    ),
 )
+#: The rows of each network scored without and with flip TTA.
+PLAIN, TTA = {RUN: ROWS[4], DEEP: ROWS[6]}, {RUN: ROWS[5], DEEP: ROWS[7]}
 
 
 @attrs.frozen
@@ -118,9 +137,11 @@ def _steps(runs: Sequence[Finished]) -> int | None:
     return runs[0].metrics.get("steps") if runs else None
 
 
-def ensemble_numbers(results: Collected) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The ensemble's ``final`` and ``snapshots`` numbers (empty if it has not run)."""
-    found = results.get(BEYOND_ENSEMBLE)
+def ensemble_numbers(
+    results: Collected, name: str = BEYOND_ENSEMBLE
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Ensemble ``name``'s ``final`` and ``snapshots`` numbers (empty if it has not run)."""
+    found = results.get(name)
     m = found.metrics if found else {}
     return dict(m.get("final") or {}), dict(m.get("snapshots") or {})
 
@@ -129,33 +150,43 @@ def done(results: Collected) -> bool:
     return any(results.get(e.name) for e in in_suites(["beyond"]))
 
 
-def values(results: Collected) -> dict[str, str]:
-    """Macro name -> TeX of the beyond suite and the full suite's ``beyond_two_layer`` run."""
-    runs = seed_runs(results, RUN)
-    tta, plain = _stat(runs, ROWS[-1].test_keys), _stat(runs, ROWS[-2].test_keys)
+def _network_values(results: Collected, run: str, prefix: str, ensemble: str) -> dict[str, str]:
+    """``prefix``-named macros of network ``run``'s seeds and of its ``ensemble``."""
+    runs = seed_runs(results, run)
+    tta, plain = _stat(runs, TTA[run].test_keys), _stat(runs, PLAIN[run].test_keys)
     times = [t for r in runs if (t := r.metrics.get("wall_time")) is not None]
-    best = max((v for r in runs if (v := _first(r.metrics, ROWS[-1].test_keys)) is not None),
+    best = max((v for r in runs if (v := _first(r.metrics, TTA[run].test_keys)) is not None),
                default=None)  # fmt: skip
-    final, snaps = ensemble_numbers(results)
-    ensemble = results.get(BEYOND_ENSEMBLE)
+    found = results.get(ensemble)
     out = {
+        f"{prefix}Seeds": number(len(runs)),
+        f"{prefix}MeanTestAcc": percent(tta.mean),
+        f"{prefix}SdTestAcc": percent(tta.sd),
+        f"{prefix}BestTestAcc": percent(best),
+        f"{prefix}MeanPlainAcc": percent(plain.mean),
+        f"{prefix}MeanTime": seconds(statistics.fmean(times) if times else None),
+        f"{prefix}MaxTime": seconds(max(times, default=None)),
+        f"{prefix}EnsembleTime": seconds(found.metrics.get("wall_time") if found else None),
+    }
+    labels = ("Final", "Snapshot")
+    for label, numbers in zip(labels, ensemble_numbers(results, ensemble), strict=True):
+        out[f"{prefix}{label}Members"] = number(numbers.get("members"))
+        out[f"{prefix}{label}TestAcc"] = percent(numbers.get("test_acc"))
+        out[f"{prefix}{label}ValAcc"] = percent(numbers.get("val_acc"))
+        out[f"{prefix}{label}MemberAcc"] = percent(numbers.get("mean_member_test_acc"))
+    return out
+
+
+def values(results: Collected) -> dict[str, str]:
+    """Macro name -> TeX of the beyond suite and the full suite's ``beyond_two_layer`` run:
+    ``BeyondSuite...`` for the ``beyond_two_layer`` seeds, ``BeyondDeep...`` for the
+    ``beyond_deep_bn`` seeds (each with its ensembles)."""
+    return {
         "BeyondRunDone": "true" if results.get(RUN) else "false",
         "BeyondSuiteDone": "true" if done(results) else "false",
-        "BeyondSuiteSeeds": number(len(runs)),
-        "BeyondSuiteMeanTestAcc": percent(tta.mean),
-        "BeyondSuiteSdTestAcc": percent(tta.sd),
-        "BeyondSuiteBestTestAcc": percent(best),
-        "BeyondSuiteMeanPlainAcc": percent(plain.mean),
-        "BeyondSuiteMeanTime": seconds(statistics.fmean(times) if times else None),
-        "BeyondSuiteMaxTime": seconds(max(times, default=None)),
-        "BeyondSuiteEnsembleTime": seconds(ensemble.metrics.get("wall_time") if ensemble else None),
+        **_network_values(results, RUN, "BeyondSuite", BEYOND_ENSEMBLE),
+        **_network_values(results, DEEP, "BeyondDeep", DEEP_ENSEMBLE),
     }
-    for label, numbers in (("Final", final), ("Snapshot", snaps)):
-        out[f"BeyondSuite{label}Members"] = number(numbers.get("members"))
-        out[f"BeyondSuite{label}TestAcc"] = percent(numbers.get("test_acc"))
-        out[f"BeyondSuite{label}ValAcc"] = percent(numbers.get("val_acc"))
-        out[f"BeyondSuite{label}MemberAcc"] = percent(numbers.get("mean_member_test_acc"))
-    return out
 
 
 def ablation_table(results: Collected) -> str:
@@ -188,12 +219,12 @@ def ablation_table(results: Collected) -> str:
     return tabular("lrrrrrr", header, rows)
 
 
-def seeds_table(results: Collected) -> str:
-    """Per seed of ``beyond_two_layer``: test accuracy with and without flip TTA, best and
-    final validation accuracy, training time."""
+def seeds_table(results: Collected, run: str = RUN) -> str:
+    """Per seed of ``run``: test accuracy with and without flip TTA, best and final
+    validation accuracy, training time."""
     rows = []
     for seed in BEYOND_SEEDS:
-        v = run_values(results.get(seeded_name(RUN, seed)))
+        v = run_values(results.get(seeded_name(run, seed)))
         rows.append(
             [
                 str(seed),
@@ -216,19 +247,21 @@ def seeds_table(results: Collected) -> str:
 
 
 def ensembles_table(results: Collected) -> str:
-    """The ensembles of the seeds' final parameters and of all their snapshots."""
+    """The ensembles of each network's seeds: final parameters, and all snapshots."""
     rows = []
-    labels = ("final parameters of each seed", "all snapshots of all seeds")
-    for label, numbers in zip(labels, ensemble_numbers(results), strict=True):
-        rows.append(
-            [
-                label,
-                number(numbers.get("members")),
-                percent(numbers.get("mean_member_test_acc")),
-                percent(numbers.get("val_acc")),
-                percent(numbers.get("test_acc")),
-            ]
-        )
+    for network, name in ((r"\texttt{beyond\_two\_layer}", BEYOND_ENSEMBLE),
+                          (r"\texttt{beyond\_deep\_bn}", DEEP_ENSEMBLE)):  # fmt: skip
+        labels = ("final parameters of each seed", "all snapshots of all seeds")
+        for label, numbers in zip(labels, ensemble_numbers(results, name), strict=True):
+            rows.append(
+                [
+                    f"{network}: {label}",
+                    number(numbers.get("members")),
+                    percent(numbers.get("mean_member_test_acc")),
+                    percent(numbers.get("val_acc")),
+                    percent(numbers.get("test_acc")),
+                ]
+            )
     header = ["Members", "Count", r"Mean member test (\%)", r"Val.\ (\%)", r"Test (\%)"]
     return tabular("lrrrr", header, rows)
 
@@ -238,6 +271,7 @@ def tables(results: Collected) -> dict[str, str]:
     return {
         "beyond_ablation": ablation_table(results),
         "beyond_seeds": seeds_table(results),
+        "beyond_deep_seeds": seeds_table(results, DEEP),
         "beyond_ensembles": ensembles_table(results),
     }
 
@@ -247,12 +281,12 @@ def _md_pct(value: Any) -> str:
 
 
 def markdown(results: Collected) -> str:
-    """The README's beyond part: the full suite's run, and the beyond suite's ablation,
-    ensembles and deep run (empty when none of them finished)."""
+    """The README's beyond part: the full suite's run, and the beyond suite's ablation and
+    ensembles (empty when none of them finished)."""
     lines = []
-    run = results.get(RUN)
-    if run is not None:
-        m = run.metrics
+    single = results.get(RUN)
+    if single is not None:
+        m = single.metrics
         lines += [
             "",
             f"`beyond_two_layer` (seed 0): test accuracy {_md_pct(m.get('test_acc'))} % with "
@@ -280,18 +314,13 @@ def markdown(results: Collected) -> str:
             f"{_md_pm(_stat(runs, row.test_keys))} | "
             f"{'' if times.mean is None else f'{times.mean:.1f}'} |"
         )
-    final, snaps = ensemble_numbers(results)
-    if final or snaps:
-        lines.append(
-            f"\nEnsembles of the `beyond_two_layer` seeds (averaged probabilities, flip TTA): "
-            f"final parameters ({final.get('members')} members) "
-            f"{_md_pct(final.get('test_acc'))} %, all snapshots ({snaps.get('members')} "
-            f"members) {_md_pct(snaps.get('test_acc'))} % test accuracy."
-        )
-    deep = results.get("beyond_deep_bn")
-    if deep is not None:
-        lines.append(
-            f"\n`beyond_deep_bn` (seed 0): test accuracy {_md_pct(deep.metrics.get('test_acc'))} "
-            f"%, {deep.metrics.get('wall_time', float('nan')):.1f} s of training."
-        )
+    for network, name in ((RUN, BEYOND_ENSEMBLE), (DEEP, DEEP_ENSEMBLE)):
+        final, snaps = ensemble_numbers(results, name)
+        if final or snaps:
+            lines.append(
+                f"\nEnsembles of the `{network}` seeds (averaged probabilities, flip TTA): "
+                f"final parameters ({final.get('members')} members) "
+                f"{_md_pct(final.get('test_acc'))} %, all snapshots ({snaps.get('members')} "
+                f"members) {_md_pct(snaps.get('test_acc'))} % test accuracy."
+            )
     return "\n".join(lines) + "\n"

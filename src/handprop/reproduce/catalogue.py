@@ -6,9 +6,10 @@ and the suites that run it. The ``full`` and ``smoke`` suites run the seeds' exp
 and one ``beyond_two_layer`` run; the ``search`` suite (issue 12) runs the λ searches with
 search seeds 0, 1 and 2 (plain, augmented, three repeats per point) and the grid and
 successive-halving searches of one space, each retrained on the final split. The ``beyond``
-suite (issue 11) runs an ablation from ``wide_flip`` to ``beyond_two_layer`` with run seeds
-0, 1 and 2 (each row a technique added), ``beyond_deep_bn`` once, and evaluates the
-ensembles of the three ``beyond_two_layer`` runs (final parameters, and all snapshots).
+suite (issue 11) runs an ablation from ``wide_flip`` to ``beyond_two_layer`` and on to the
+deeper ``beyond_deep_bn`` with run seeds 0, 1 and 2 (each row a technique added), and
+evaluates the ensembles of the three ``beyond_two_layer`` runs and of the three
+``beyond_deep_bn`` runs (final parameters, and all snapshots).
 """
 
 from __future__ import annotations
@@ -101,9 +102,13 @@ ABLATION: dict[str, tuple[str, str, str]] = {
         _ZCA + " label_smoothing=0.1",
     ),
     "beyond_two_layer": ("beyond_two_layer", "Beyond", "snapshots=true"),
+    "beyond_deep_bn": ("beyond_deep_bn", "BeyondDeepBN", "snapshots=true"),
 }
-#: The ``beyond`` suite's ensemble of the last ablation row's runs.
-BEYOND_ENSEMBLE = "beyond_ensemble_seeds"
+#: The ``beyond`` suite's ensembles: name -> the ablation row whose seeds' runs it evaluates.
+BEYOND_ENSEMBLES: dict[str, str] = {
+    "beyond_ensemble_seeds": "beyond_two_layer",
+    "beyond_ensemble": "beyond_deep_bn",  # the members of configs/beyond_ensemble.toml
+}
 
 
 EXPERIMENTS: tuple[Experiment, ...] = (
@@ -140,15 +145,15 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         for row, (source, stem, extra) in ABLATION.items()
         for seed in BEYOND_SEEDS
     ),
-    Experiment(
-        "beyond_deep_bn", "run", "BeyondDeepBN", "beyond_deep_bn", ("curves",), suites=("beyond",)
-    ),
-    Experiment(
-        BEYOND_ENSEMBLE,
-        "ensemble",
-        "BeyondEnsemble",
-        members=tuple(seeded_name("beyond_two_layer", seed) for seed in BEYOND_SEEDS),
-        suites=("beyond",),
+    *(
+        Experiment(
+            name,
+            "ensemble",
+            "BeyondEnsemble" + ("Deep" if row == "beyond_deep_bn" else ""),
+            members=tuple(seeded_name(row, seed) for seed in BEYOND_SEEDS),
+            suites=("beyond",),
+        )
+        for name, row in BEYOND_ENSEMBLES.items()
     ),
 )
 

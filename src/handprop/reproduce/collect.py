@@ -78,10 +78,13 @@ def collect(out_dir: str | Path) -> Collected:
         metrics = read_metrics(folder)
         if metrics is not None:
             finished[experiment.name] = Finished(experiment, folder, metrics, _config(folder))
+    # only finished experiments of the catalogue count: an experiment renamed or removed
+    # since (its folder gone) keeps its time in the suite file but is not in the results
+    times = {k: v for k, v in dict(state.get("times", {})).items() if k in finished}
     return Collected(
         out,
         state.get("suite", "unknown"),
-        dict(state.get("times", {})),
+        times,
         finished,
         state.get("machine") or describe_machine(),
         state.get("data") or describe_data(),

@@ -9,6 +9,7 @@ from handprop.train.config import (
     load_config,
     packaged_config_names,
     save_config,
+    training_config_names,
 )
 from handprop.train.data import initial_params, load_data
 from handprop.train.history import History, HistoryRow
@@ -41,4 +42,5 @@ __all__ = [
     "save_params",
     "sgd_update",
     "train",
+    "training_config_names",
 ]

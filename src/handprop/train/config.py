@@ -497,17 +497,28 @@ def _parse_assignment(assignment: str) -> tuple[str, Any]:
         return key, text.strip()
 
 
+#: The table that makes a TOML file an ensemble config.
+ENSEMBLE_TABLE = "ensemble"
+
+
 def packaged_config_names() -> list[str]:
     """Stems of the TOML configs shipped in ``handprop/configs``."""
     root = resources.files(CONFIG_PACKAGE)
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
 
 
-def load_config(name_or_path: str | Path) -> TrainConfig:
-    """A packaged config by name (``"baseline"``) or a ``.toml`` file (tables or flat).
+def training_config_names() -> list[str]:
+    """The packaged configs ``handprop train`` takes: not the searches (``search_*``) nor
+    the ensembles (an ``[ensemble]`` table)."""
+    return [
+        n
+        for n in packaged_config_names()
+        if not n.startswith("search_") and ENSEMBLE_TABLE not in read_toml(n)[0]
+    ]
 
-    The config's ``run.name`` defaults to the file stem.
-    """
+
+def read_toml(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
+    """The tables of a packaged config by name or of a ``.toml`` file, and its stem."""
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
@@ -525,9 +536,23 @@ def load_config(name_or_path: str | Path) -> TrainConfig:
             )
         text, stem = resource.read_text(encoding="utf-8"), str(name_or_path)
     try:
-        values = tomllib.loads(text)
+        return tomllib.loads(text), stem
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config {str(name_or_path)!r} is not valid TOML: {err}") from None
+
+
+def load_config(name_or_path: str | Path) -> TrainConfig:
+    """A packaged config by name (``"baseline"``) or a ``.toml`` file (tables or flat).
+
+    The config's ``run.name`` defaults to the file stem. An ensemble config (an
+    ``[ensemble]`` table, see :mod:`handprop.train.ensemble_config`) is refused by name.
+    """
+    values, stem = read_toml(name_or_path)
+    if ENSEMBLE_TABLE in values:
+        raise ConfigError(
+            f"config {str(name_or_path)!r} is an ensemble config; train it with "
+            f"`handprop ensemble --config {name_or_path}`"
+        )
     try:
         config = config_from_dict(values)
     except ConfigError as err:
