@@ -29,7 +29,9 @@ from handprop.reproduce.latex import NA, number, percent, run_values, seconds, t
 
 RUN = "beyond_two_layer"
 DEEP = "beyond_deep_bn"
-BEYOND_ENSEMBLE, DEEP_ENSEMBLE = BEYOND_ENSEMBLES
+#: Network (ablation row) -> the ensemble of its seeds.
+ENSEMBLE_OF = {row: name for name, (row, _) in BEYOND_ENSEMBLES.items()}
+BEYOND_ENSEMBLE, DEEP_ENSEMBLE = ENSEMBLE_OF[RUN], ENSEMBLE_OF[DEEP]
 
 
 @attrs.frozen
@@ -84,7 +86,8 @@ ROWS: tuple[Row, ...] = (
     ),
 )
 #: The rows of each network scored without and with flip TTA.
-PLAIN, TTA = {RUN: ROWS[4], DEEP: ROWS[6]}, {RUN: ROWS[5], DEEP: ROWS[7]}
+PLAIN = {r.row: r for r in ROWS if r.test_keys[0] == "test_acc_plain"}
+TTA = {r.row: r for r in ROWS if r.test_keys[0] == "test_acc_tta"}
 
 
 @attrs.frozen

@@ -104,10 +104,12 @@ ABLATION: dict[str, tuple[str, str, str]] = {
     "beyond_two_layer": ("beyond_two_layer", "Beyond", "snapshots=true"),
     "beyond_deep_bn": ("beyond_deep_bn", "BeyondDeepBN", "snapshots=true"),
 }
-#: The ``beyond`` suite's ensembles: name -> the ablation row whose seeds' runs it evaluates.
-BEYOND_ENSEMBLES: dict[str, str] = {
-    "beyond_ensemble_seeds": "beyond_two_layer",
-    "beyond_ensemble": "beyond_deep_bn",  # the members of configs/beyond_ensemble.toml
+#: The ``beyond`` suite's ensembles: name -> (the ablation row whose seeds' runs it
+#: evaluates, macro stem).
+BEYOND_ENSEMBLES: dict[str, tuple[str, str]] = {
+    "beyond_ensemble_seeds": ("beyond_two_layer", "BeyondEnsemble"),
+    # the members of configs/beyond_ensemble.toml
+    "beyond_ensemble": ("beyond_deep_bn", "BeyondEnsembleDeep"),
 }
 
 
@@ -149,11 +151,11 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         Experiment(
             name,
             "ensemble",
-            "BeyondEnsemble" + ("Deep" if row == "beyond_deep_bn" else ""),
+            stem,
             members=tuple(seeded_name(row, seed) for seed in BEYOND_SEEDS),
             suites=("beyond",),
         )
-        for name, row in BEYOND_ENSEMBLES.items()
+        for name, (row, stem) in BEYOND_ENSEMBLES.items()
     ),
 )
 

@@ -179,7 +179,7 @@ def run_ensemble(
     """Evaluate, without training, the ensemble of the member runs' final parameters and of
     all their snapshots (each with its run's test-time augmentation); the member runs are
     the experiments' folders beside this one's (``folder`` is ``OUT/ensembles/NAME``)."""
-    from handprop.train.ensemble import Evaluation, evaluate_runs, load_run
+    from handprop.train.ensemble import evaluate_runs, load_run
 
     out = folder.parents[1]
     folders = [experiment_dir(out, by_name(name)) for name in experiment.members]
@@ -194,16 +194,6 @@ def run_ensemble(
     final = evaluate_runs(runs)
     snapshots = evaluate_runs([load_run(f, snapshots=True) for f in folders])
 
-    def numbers(result: Evaluation) -> dict[str, Any]:
-        accs = [test for _, _, test in result.members]
-        return {
-            "members": len(result.members),
-            "val_acc": result.val.accuracy,
-            "test_acc": result.test.accuracy,
-            "test_loss": result.test.loss,
-            "mean_member_test_acc": sum(accs) / len(accs),
-        }
-
     folder.mkdir(parents=True, exist_ok=True)
     write_json(
         folder / ENSEMBLE_FILE,
@@ -217,8 +207,8 @@ def run_ensemble(
         "runs": list(experiment.members),
         "tta": sorted({run.config.augment.tta for run in runs}),
         "test_acc": final.test.accuracy,
-        "final": numbers(final),
-        "snapshots": numbers(snapshots),
+        "final": final.summary(),
+        "snapshots": snapshots.summary(),
         "wall_time": time.perf_counter() - start,
     }
     write_json(folder / METRICS_FILE, metrics)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import numpy as np
@@ -59,6 +60,18 @@ class Evaluation:
     members: tuple[tuple[str, float, float], ...]
     val: Score
     test: Score
+
+    def summary(self) -> dict[str, Any]:
+        """Member count, the ensemble's accuracies and test loss, and the mean member's test
+        accuracy, as ``metrics.json`` records them."""
+        accs = [test for _, _, test in self.members]
+        return {
+            "members": len(self.members),
+            "val_acc": self.val.accuracy,
+            "test_acc": self.test.accuracy,
+            "test_loss": self.test.loss,
+            "mean_member_test_acc": sum(accs) / len(accs),
+        }
 
 
 def _member(path: Path, config: TrainConfig, data: Splits) -> Params:

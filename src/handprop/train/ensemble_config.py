@@ -126,12 +126,9 @@ def train_ensemble(
             "config": ensemble.config,
             "seeds": list(ensemble.seeds),
             "overrides": list(overrides),
-            "test_acc": result.test.accuracy,
-            "val_acc": result.val.accuracy,
-            "test_loss": result.test.loss,
-            "mean_member_test_acc": sum(test for _, _, test in result.members) / len(members),
+            **result.summary(),
             "training_time": sum(times),
-            "members": members,
+            "members": members,  # the list, in place of the summary's count
         }
         write_json_atomic(out / METRICS_FILE, metrics)
         return metrics
