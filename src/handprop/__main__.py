@@ -2,12 +2,14 @@
 
 import sys
 
-from handprop.interrupt import redeliver_interrupts
+from handprop import interrupt
 
 try:
-    redeliver_interrupts()
+    interrupt.install()
     from handprop.cli import main
-except KeyboardInterrupt:
+except BaseException as err:
+    if not interrupt.interrupted(err):
+        raise
     print("handprop: interrupted", file=sys.stderr)
     sys.exit(130)
 

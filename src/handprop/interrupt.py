@@ -1,26 +1,67 @@
-"""Ctrl-C that lands inside a weakref callback or ``__del__`` is re-delivered, not lost.
+"""Ctrl-C ends a command with one line, wherever in Python it lands.
 
-Python reports an exception raised in such a callback as "Exception ignored in ..." with
-a traceback and carries on; an import's module-lock callback is one. The command line
-installs :func:`redeliver_interrupts` so the interrupt reaches the main thread again and
-ends the command with its one-line "interrupted" message.
+Two places hide an interrupt from ``except KeyboardInterrupt``:
+
+- a weakref callback or ``__del__`` (an import's module-lock callback is one): Python
+  prints "Exception ignored in ..." with a traceback and carries on. The unraisable hook
+  re-delivers the interrupt to the main thread.
+- class creation: a ``KeyboardInterrupt`` inside ``__set_name__`` (matplotlib's axes do
+  work there while importing) comes out as a ``RuntimeError`` caused by it.
+
+:func:`install` records every SIGINT, and :func:`interrupted` tells the command line's
+last handler whether an exception stands for one.
 """
 
 from __future__ import annotations
 
 import _thread
+import signal
 import sys
+import threading
+from types import FrameType
 from typing import Any
+
+_received = False
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    global _received
+    _received = True
+    raise KeyboardInterrupt
+
+
+def _deliver(gate: threading.Lock) -> None:
+    with gate:  # held by the hook until its last call
+        pass
+    _thread.interrupt_main()
 
 
 def _hook(unraisable: Any) -> None:
     if issubclass(unraisable.exc_type, KeyboardInterrupt):
-        # From another thread, so that it lands after this hook and the callback return.
-        _thread.start_new_thread(_thread.interrupt_main, ())
+        # From another thread, so that it lands after this hook and the callback return;
+        # not a daemon, so that an exit waits for it instead of finalising under it.
+        gate = threading.Lock()
+        gate.acquire()
+        threading.Thread(target=_deliver, args=(gate,), name="redeliver Ctrl-C").start()
+        gate.release()
     else:
         sys.__unraisablehook__(unraisable)
 
 
-def redeliver_interrupts() -> None:
-    """Install the unraisable hook that turns a swallowed Ctrl-C into a pending one."""
+def install() -> None:
+    """Record SIGINTs and re-deliver those swallowed by callbacks (main thread only)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_sigint)
     sys.unraisablehook = _hook
+
+
+def interrupted(err: BaseException) -> bool:
+    """Whether ``err`` is a Ctrl-C, was caused by one, or followed one."""
+    seen: set[int] = set()
+    link: BaseException | None = err
+    while link is not None and id(link) not in seen:
+        if isinstance(link, KeyboardInterrupt):
+            return True
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return _received

@@ -11,6 +11,9 @@ import time
 
 import pytest
 
+from handprop import interrupt
+from handprop.cli import main
+from handprop.data import cache
 from handprop.errors import DataError
 from handprop.lock import FolderInUse, folder_lock
 from handprop.reproduce.collect import collect
@@ -52,8 +55,8 @@ def test_a_results_folder_in_use_is_refused(tmp_path):
 
 SWALLOWED_CTRL_C = """
 import sys, weakref
-from handprop.interrupt import redeliver_interrupts
-redeliver_interrupts()
+from handprop import interrupt
+interrupt.install()
 class Thing: pass
 def cb(_):
     raise KeyboardInterrupt
@@ -78,3 +81,73 @@ def test_ctrl_c_inside_a_weakref_callback_is_redelivered():
     assert b"Traceback" not in proc.stderr, proc.stderr.decode()
     assert proc.returncode == 130, proc.stderr.decode()
     assert proc.stderr == b"interrupted\n"
+
+
+SET_NAME_CTRL_C = """
+import os, signal, sys
+from handprop import interrupt
+interrupt.install()
+class Ctrl_C_In_Set_Name:
+    def __set_name__(self, owner, name):
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(10**8):
+            pass
+try:
+    class Axes:
+        method = Ctrl_C_In_Set_Name()
+except BaseException as err:
+    assert isinstance(err, RuntimeError), repr(err)
+    print("interrupted" if interrupt.interrupted(err) else "missed", file=sys.stderr)
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_inside_class_creation_is_an_interrupt():
+    """Python turns Ctrl-C in ``__set_name__`` (matplotlib's axes import) into a RuntimeError."""
+    proc = subprocess.run(
+        [sys.executable, "-c", SET_NAME_CTRL_C], capture_output=True, timeout=120
+    )
+    assert proc.returncode == 130, proc.stderr.decode()
+    assert proc.stderr == b"interrupted\n"
+
+
+@pytest.fixture
+def sigint_handler(monkeypatch):
+    """Give back pytest's SIGINT handler and a fresh interrupt record after the test."""
+    monkeypatch.setattr(interrupt, "_received", False)
+    handler = signal.getsignal(signal.SIGINT)
+    yield
+    signal.signal(signal.SIGINT, handler)
+
+
+def _caused_by_ctrl_c(root):
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as ctrl_c:
+        raise RuntimeError("Error calling __set_name__") from ctrl_c
+
+
+def _after_ctrl_c(root):
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+    except KeyboardInterrupt:
+        pass
+    raise ValueError("a later failure that hides the interrupt")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT")
+@pytest.mark.parametrize("failure", [_caused_by_ctrl_c, _after_ctrl_c])
+def test_a_failure_from_or_after_ctrl_c_is_one_line(monkeypatch, capsys, sigint_handler, failure):
+    monkeypatch.setattr(cache, "decoded_root", failure)
+    assert main(["cache", "path"]) == 130
+    assert capsys.readouterr().err == "handprop cache: interrupted\n"
+
+
+def test_other_failures_still_raise(monkeypatch, sigint_handler):
+    def fails(root):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(cache, "decoded_root", fails)
+    with pytest.raises(ValueError, match="a bug"):
+        main(["cache", "path"])

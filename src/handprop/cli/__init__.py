@@ -15,8 +15,8 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
+from handprop import interrupt
 from handprop.errors import HandpropError
-from handprop.interrupt import redeliver_interrupts
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -76,7 +76,7 @@ def _os_error(err: OSError) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; expected failures print one line and return 2, Ctrl-C 130."""
     command = "handprop"
-    redeliver_interrupts()
+    interrupt.install()
     try:
         args = build_parser().parse_args(argv)
         command = f"handprop {args.command}"
@@ -85,15 +85,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.no_cache:
             os.environ["HANDPROP_NO_CACHE"] = "1"
         return int(args.func(args) or 0)
-    except HandpropError as err:
-        print(f"{command}: error: {err}", file=sys.stderr)
-    except OSError as err:
-        print(f"{command}: error: {_os_error(err)}", file=sys.stderr)
-    except MemoryError:
-        print(f"{command}: error: out of memory", file=sys.stderr)
-    except KeyboardInterrupt:
-        print(f"{command}: interrupted", file=sys.stderr)
-        return 130
+    except BaseException as err:
+        if interrupt.interrupted(err):
+            print(f"{command}: interrupted", file=sys.stderr)
+            return 130
+        if isinstance(err, HandpropError):
+            message = str(err)
+        elif isinstance(err, OSError):
+            message = _os_error(err)
+        elif isinstance(err, MemoryError):
+            message = "out of memory"
+        else:
+            raise
+        print(f"{command}: error: {message}", file=sys.stderr)
     return 2
 
 
