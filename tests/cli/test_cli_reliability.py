@@ -104,9 +104,7 @@ except BaseException as err:
 
 def test_ctrl_c_inside_class_creation_is_an_interrupt():
     """Python turns Ctrl-C in ``__set_name__`` (matplotlib's axes import) into a RuntimeError."""
-    proc = subprocess.run(
-        [sys.executable, "-c", SET_NAME_CTRL_C], capture_output=True, timeout=120
-    )
+    proc = subprocess.run([sys.executable, "-c", SET_NAME_CTRL_C], capture_output=True, timeout=120)
     assert proc.returncode == 130, proc.stderr.decode()
     assert proc.stderr == b"interrupted\n"
 
