@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 from handprop.data import Dataset, Normalizer
 from handprop.kernels import reference as ref
-from handprop.kernels.normalize import column_stats_u8, normalize_u8
+from handprop.kernels.normalize import column_stats_u8, normalize_u8, unadvised_empty
 
 FEW = settings(max_examples=30, deadline=None)
 
@@ -57,3 +59,22 @@ def test_pixel_normaliser_equals_the_float_path(dtype):
     expected = floats.apply(Dataset(X, np.zeros(len(X), int), ())).X
     np.testing.assert_array_equal(pix.apply_pixels(data), expected)
     assert np.isfinite(expected).all()
+
+
+@pytest.mark.parametrize("shape", [(0, 7), (3, 4), (1000, 3072)])
+def test_normalised_arrays_live_in_their_own_pages(shape):
+    """Not NumPy's allocation (it advises huge pages): anonymous pages, writable, freeable."""
+    out = unadvised_empty(shape, np.dtype(np.float32))
+    assert out.shape == shape and out.dtype == np.float32 and out.flags.c_contiguous
+    out[...] = 1.5
+    assert out.sum() == 1.5 * out.size
+    if out.size:
+        base = out
+        while isinstance(base, np.ndarray):
+            base = base.base
+        assert isinstance(base, memoryview) and isinstance(base.obj, mmap.mmap)
+    out.flags.writeable = False
+    data = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    one, zero = np.ones(4, np.float32), np.zeros(4, np.float32)
+    normalised = normalize_u8(data, np.float32(255), zero, one)
+    assert isinstance(normalised.base, np.ndarray) and normalised.flags.writeable
