@@ -26,6 +26,7 @@ from handprop.reproduce.catalogue import (
 )
 from handprop.reproduce.collect import Collected, Finished
 from handprop.reproduce.latex import NA, number, percent, run_values, seconds, tabular
+from handprop.tex import escape
 
 RUN = "beyond_two_layer"
 DEEP = "beyond_deep_bn"
@@ -252,13 +253,12 @@ def seeds_table(results: Collected, run: str = RUN) -> str:
 def ensembles_table(results: Collected) -> str:
     """The ensembles of each network's seeds: final parameters, and all snapshots."""
     rows = []
-    for network, name in ((r"\texttt{beyond\_two\_layer}", BEYOND_ENSEMBLE),
-                          (r"\texttt{beyond\_deep\_bn}", DEEP_ENSEMBLE)):  # fmt: skip
-        labels = ("final parameters of each seed", "all snapshots of all seeds")
+    labels = ("final parameters of each seed", "all snapshots of all seeds")
+    for network, name in ENSEMBLE_OF.items():
         for label, numbers in zip(labels, ensemble_numbers(results, name), strict=True):
             rows.append(
                 [
-                    f"{network}: {label}",
+                    f"\\texttt{{{escape(network)}}}: {label}",
                     number(numbers.get("members")),
                     percent(numbers.get("mean_member_test_acc")),
                     percent(numbers.get("val_acc")),
@@ -317,7 +317,7 @@ def markdown(results: Collected) -> str:
             f"{_md_pm(_stat(runs, row.test_keys))} | "
             f"{'' if times.mean is None else f'{times.mean:.1f}'} |"
         )
-    for network, name in ((RUN, BEYOND_ENSEMBLE), (DEEP, DEEP_ENSEMBLE)):
+    for network, name in ENSEMBLE_OF.items():
         final, snaps = ensemble_numbers(results, name)
         if final or snaps:
             lines.append(

@@ -11,6 +11,7 @@ and the allowed range.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import tomllib
@@ -507,14 +508,15 @@ def packaged_config_names() -> list[str]:
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
 
 
-def training_config_names() -> list[str]:
+@functools.cache
+def training_config_names() -> tuple[str, ...]:
     """The packaged configs ``handprop train`` takes: not the searches (``search_*``) nor
-    the ensembles (an ``[ensemble]`` table)."""
-    return [
+    the ensembles (an ``[ensemble]`` table). Read once per process (two parsers list them)."""
+    return tuple(
         n
         for n in packaged_config_names()
         if not n.startswith("search_") and ENSEMBLE_TABLE not in read_toml(n)[0]
-    ]
+    )
 
 
 def read_toml(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
