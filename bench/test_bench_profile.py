@@ -13,7 +13,7 @@ import pstats
 import time
 from typing import Any
 
-from bench.report import MATMUL_PART
+from bench.report import GATHER_PART, MATMUL_PART
 from bench.test_bench_runs import RUNS, require_real_data, run_config
 from bench.workloads import QUICK, forward_flops, step_flops
 from handprop.train import TrainState, initial_params, load_data, make_step
@@ -25,7 +25,7 @@ PROFILED_STEPS = 20 if QUICK else 600
 PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (MATMUL_PART, "nn/layers.py", ("affine_forward", "affine_backward")),
     ("fused SGD + L2 update", "kernels/sgd.py", ("_sgd_l2_update",)),
-    ("batch gather (+ augmentation)", "train/loop.py", ("gather_batch",)),
+    (GATHER_PART, "train/loop.py", ("gather_batch",)),
     ("augmentation draws", "kernels/augment.py", ("draw_augmentation",)),
     ("random generators", "train/state.py", ("stream",)),
     ("dropout masks", "kernels/dropout.py", ("dropout_mask",)),

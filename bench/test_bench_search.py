@@ -12,6 +12,7 @@ compiled), so the timed batch measures the steady rate. Cases record ``group = "
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, wait
 from contextlib import contextmanager
@@ -40,14 +41,26 @@ def base_config() -> TrainConfig:
 
 @contextmanager
 def dask_cluster(workers: int) -> Iterator[Executor]:
+    """A ``LocalCluster``'s executor; this process's environment is restored afterwards.
+
+    Starting the nannies writes their ``pre-spawn-environ`` (``OMP_NUM_THREADS=1``,
+    ``OPENBLAS_NUM_THREADS=1``, ``MKL_NUM_THREADS=1``, ``MALLOC_TRIM_THRESHOLD_``) into
+    ``os.environ`` of the process that starts them, where it stays: every process the
+    suite started later (the whole-process cases) ran on one BLAS thread, about 1.6x slower.
+    """
     distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client.get_executor(pure=False)
+    saved = dict(os.environ)
+    try:
+        with (
+            distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
+            yield client.get_executor(pure=False)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def open_pool(label: str) -> Any:
@@ -76,6 +89,7 @@ def run_batch(executor: Executor, base: TrainConfig, lams: np.ndarray) -> Callab
 def test_bench_search_throughput(measure: Measure, label: str) -> None:
     require_real_data()
     base = base_config()
+    environ = dict(os.environ)
     pool, workers = open_pool(label)
     with pool as executor:
         run_batch(executor, base, np.full(workers, 1e-3))()  # warm-up: one trial per worker
@@ -84,3 +98,4 @@ def test_bench_search_throughput(measure: Measure, label: str) -> None:
             case=f"search throughput, {label}", impl="handprop", rounds=1,
             extra={"group": "search", "trials": TRIALS, "workers": workers},
         )  # fmt: skip
+    assert dict(os.environ) == environ, "the executor left its environment in this process"

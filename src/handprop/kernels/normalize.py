@@ -67,14 +67,20 @@ def normalize_u8(
 
 def unadvised_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """``np.empty(shape, dtype)`` in fresh anonymous pages, without the huge-page advice
-    NumPy gives large arrays.
+    NumPy gives large arrays: private pages, mapped in one call (``MAP_POPULATE`` where
+    the system has it) because the caller writes every element.
 
-    With that advice, Linux may compact memory on the first touch of each huge page:
+    With NumPy's advice, Linux may compact memory on the first touch of each huge page:
     ``load_data`` of the baseline split then took 0.45-1.9 s in a fresh process instead
-    of a steady 0.64-0.82 s. The memory is freed with the array.
+    of a steady 0.64-0.82 s. Private pages populated up front, instead of shared ones faulted
+    in one by one, make normalising the 49,000 training images 0.21 s instead of 0.29 s.
+    The memory is freed with the array.
     """
     dtype = np.dtype(dtype)
     nbytes = math.prod(shape) * dtype.itemsize
     if nbytes == 0:
         return np.empty(shape, dtype)
+    if hasattr(mmap, "MAP_PRIVATE"):  # not on Windows
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_POPULATE", 0)
+        return np.frombuffer(mmap.mmap(-1, nbytes, flags=flags), dtype).reshape(shape)
     return np.frombuffer(mmap.mmap(-1, nbytes), dtype).reshape(shape)
