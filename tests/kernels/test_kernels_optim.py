@@ -3,6 +3,10 @@ transformations' fused ``step`` bit for bit against ``update`` + ``apply_updates
 
 from __future__ import annotations
 
+import platform
+import re
+
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from handprop.kernels import reference as ref
-from handprop.kernels.optim import adam_constants, adam_update, momentum_update
+from handprop.kernels.optim import _adam, adam_constants, adam_update, momentum_update
 from handprop.nn.params import init_params, params_equal
 from handprop.optim import OPTIMIZER_NAMES, apply_updates, make_optimizer
 
@@ -61,6 +65,33 @@ def test_adam_update_matches_reference_bit_for_bit(a, lr, count, lam, decay, eps
     for x, y in zip(out, expected, strict=True):
         assert x.dtype == W.dtype
         np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_update_of_a_layer_matches_reference_bit_for_bit(dtype):
+    """A whole layer (3072 x 17: the vectorised loop and its remainder), weight decay on."""
+    rng = np.random.default_rng(3)
+    W, G, m = (rng.standard_normal((3072, 17)).astype(dtype) for _ in range(3))
+    v = np.abs(rng.standard_normal((3072, 17))).astype(dtype) * 1e-6
+    constants = adam_constants(1e-3, 7, 0.9, 0.999, 1e-8, 1e-3, 0.01)
+    out, expected = adam_update(W, G, m, v, constants), ref.adam_update(W, G, m, v, constants)
+    for x, y in zip(out, expected, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.skipif(
+    platform.machine() not in ("x86_64", "AMD64") or numba.config.DISABLE_JIT,
+    reason="x86 vector instructions of the compiled kernel",
+)
+def test_adam_kernel_is_vectorised():
+    """Its square roots and divisions compile to packed instructions (Python's error model,
+    which checks each divisor, kept them scalar: 2.1 ms instead of 0.88 ms per m = 256 update)."""
+    options = {k: v for k, v in _adam.targetoptions.items() if k != "nopython"}
+    kernel = numba.njit(**options)(_adam.py_func)  # a fresh compile, not the cache
+    a = np.ones(64, np.float32)
+    kernel(a, a, a, a, np.ones(8, np.float32), a.copy(), a.copy(), a.copy())
+    (asm,) = kernel.inspect_asm().values()
+    assert re.search(r"\bv?sqrtp[sd]\b", asm) and re.search(r"\bv?divp[sd]\b", asm)
 
 
 def test_kernels_refuse_mismatched_arrays():
