@@ -106,10 +106,16 @@ def matmul_rates(rows: list[dict[str, Any]]) -> dict[str, float]:
     return {r["dtype"]: r["flops"] / r["time"] for r in rows if r["case"].startswith("matmul")}
 
 
-def _fraction(row: dict[str, Any] | None, rates: dict[str, float]) -> str:
+def _share(row: dict[str, Any] | None, rates: dict[str, float]) -> float | None:
+    """A row's FLOP/s as a fraction of the square-product rate of its dtype (None: no FLOPs)."""
     if row is None or not row.get("flops") or row.get("dtype") not in rates:
-        return ""
-    return f"{row['flops'] / row['time'] / rates[row['dtype']]:.0%}"
+        return None
+    return float(row["flops"] / row["time"] / rates[row["dtype"]])
+
+
+def _fraction(row: dict[str, Any] | None, rates: dict[str, float]) -> str:
+    share = _share(row, rates)
+    return "" if share is None else f"{share:.0%}"
 
 
 def table(rows: list[dict[str, Any]]) -> list[str]:
@@ -183,7 +189,8 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
         if r["impl"] == OURS and r["case"].startswith("train step") and r["dtype"] == "float32":
             m = int(r["case"].split("m=")[1])
             if m >= 256 and "float32" in rates:
-                frac = r["flops"] / r["time"] / rates["float32"]
+                frac = _share(r, rates)
+                assert frac is not None
                 check(f"step float32 m={m}, fraction of matmul rate", 100 * frac, 60, "%", False)
     # The issue's augmentation target is flip + translate together (one gather_augment call);
     # the single-kernel speed-ups are in the table.
@@ -270,12 +277,10 @@ def targets_13(rows: list[dict[str, Any]], floors: dict[str, dict[str, float]]) 
                 f"{floor['step_rate'] / floor['square_rate']:.0%} of the square rate, so a loop "
                 "doing nothing but them would reach that share"
             )
-    rates = matmul_rates(rows)
-    step = _find(rows, "train step m=1024", "float32", OURS)
-    if step is None or "float32" not in rates:
+    frac = _share(_find(rows, "train step m=1024", "float32", OURS), matmul_rates(rows))
+    if frac is None:
         lines.append("- step float32 m=1024, fraction of matmul rate: not measured")
     else:
-        frac = step["flops"] / step["time"] / rates["float32"]
         lines.append(
             f"- step float32 m=1024, fraction of matmul rate: {frac:.0%} (target >= 70%) — "
             f"{verdict(frac >= 0.7)}"
@@ -324,13 +329,14 @@ def compare_blas(data: dict[str, Any], unset: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def profile(data: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+def profile(
+    data: dict[str, Any], rows: list[dict[str, Any]], floors: dict[str, dict[str, float]]
+) -> list[str]:
     """Where a training step's time goes (from ``test_bench_profile``), per run, and the
     run's lower bound: its matrix products at the machine's large-product float32 rate."""
     found = [b["extra_info"]["profile"] for b in data["benchmarks"] if "profile" in b["extra_info"]]
     if not found:
         return []
-    floors = run_floors(data, rows)
     square = next((r["case"] for r in rows if r["case"].startswith("matmul")), "")
     lines = [
         "## Where the time goes",
@@ -452,13 +458,14 @@ def render(
     if quick:
         lines += ["", "**Quick mode: one round on tiny sizes — these numbers mean nothing.**"]
     lines += ["", *table(rows), "", "## Targets (issue 5)", "", *targets(rows), ""]
-    lines += ["## Targets (issue 13)", "", *targets_13(rows, run_floors(data, rows)), ""]
+    floors = run_floors(data, rows)
+    lines += ["## Targets (issue 13)", "", *targets_13(rows, floors), ""]
     lines += capabilities(all_rows)
     lines += report_scaling.scaling(all_rows, plot)
     lines += report_scaling.search_throughput(all_rows)
     if unset is not None:
         lines += compare_blas(data, unset)
-    lines += profile(data, rows)
+    lines += profile(data, rows, floors)
     return "\n".join(lines)
 
 
