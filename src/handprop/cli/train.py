@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from handprop.cli import add_config_options
@@ -34,6 +35,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def resume_command(args: argparse.Namespace, out: Path | None = None) -> str:
+    """The shell command (quoted) that resumes the run of ``args`` in ``out``."""
+    words = ["handprop"]
+    if args.data:
+        words += ["--data", args.data]
+    if args.no_cache:
+        words.append("--no-cache")
+    words += ["train", "--config", args.config]
+    for assignment in args.set:
+        words += ["--set", assignment]
+    words += ["--out", str(out or args.out), "--resume"]
+    if args.no_progress:
+        words.append("--no-progress")
+    if args.no_figures:
+        words.append("--no-figures")
+    return shlex.join(words)
+
+
 def run(args: argparse.Namespace) -> int:
     from handprop.train.rundir import run_experiment, run_folder
 
@@ -53,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
         f"best val accuracy {100 * summary.best_val_acc:.2f} % | run folder {out}"
     )
     if summary.status == "interrupted":
-        sets = "".join(f" --set {a}" for a in args.set)
-        print(f"resume with: handprop train --config {args.config}{sets} --out {out} --resume")
+        print(f"resume with: {resume_command(args, out)}")
         return 130
     return 1 if summary.status == "diverged" else 0

@@ -23,7 +23,7 @@ import numpy as np
 from handprop.atomic import write_text_atomic
 from handprop.data import Splits
 from handprop.errors import ConfigError
-from handprop.train.config import TrainConfig, config_to_toml
+from handprop.train.config import TrainConfig, save_config
 from handprop.train.data import initial_params, load_data
 from handprop.train.loop import make_step
 from handprop.train.state import TrainState
@@ -174,7 +174,7 @@ def run_lr_find(
     ``lrfind.png`` into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "config.toml", config_to_toml(config))
+    save_config(config, out / "config.toml")
     result = lr_range_test(config, test, load_data(config) if data is None else data)
     write_text_atomic(out / "lrfind.json", json.dumps(result.to_json(), indent=1) + "\n")
     plot_lr_find(result, out / "lrfind.png")

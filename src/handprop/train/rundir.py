@@ -34,7 +34,6 @@ from handprop.atomic import (
     read_json_object,
     remove_temporaries,
     write_json_atomic,
-    write_text_atomic,
 )
 from handprop.data import Splits
 from handprop.data.whiten import Whitening, save_whitening
@@ -48,7 +47,7 @@ from handprop.train.checkpoint import (
     prune_checkpoint,
     save_checkpoint,
 )
-from handprop.train.config import TrainConfig, config_to_dict, config_to_toml, load_config
+from handprop.train.config import TrainConfig, config_to_dict, load_config, save_config
 from handprop.train.data import data_whitening, initial_params, load_data
 from handprop.train.history import History
 from handprop.train.inputs import NORMALIZATION_FILE, WHITENING_FILE, save_normalization
@@ -256,7 +255,7 @@ def run_experiment(
         if data is None:
             data, whitening = load_data(config), data_whitening(config)
         params = initial_params(config, data.train.X.shape[1], len(data.train.class_names))
-        write_text_atomic(out / CONFIG_FILE, config_to_toml(config))
+        save_config(config, out / CONFIG_FILE)
         if data.normalizer is not None:
             save_normalization(data.normalizer, data.train.class_names, out / NORMALIZATION_FILE)
         if whitening is not None:
