@@ -224,4 +224,3 @@ def test_an_ensemble_refuses_a_seed_override(tmp_path, capsys, key):
                  "--out", str(tmp_path / "e")]) == 2  # fmt: skip
     one_line(capsys, "run.seed", "ensemble.seeds")
     assert not (tmp_path / "e").exists()
-
