@@ -224,3 +224,51 @@ def test_an_ensemble_refuses_a_seed_override(tmp_path, capsys, key):
                  "--out", str(tmp_path / "e")]) == 2  # fmt: skip
     one_line(capsys, "run.seed", "ensemble.seeds")
     assert not (tmp_path / "e").exists()
+
+
+# siblings ----------------------------------------------------------------------------
+
+
+def test_a_deeply_nested_json_file_is_a_data_error(tmp_path):
+    from handprop.atomic import read_json_object
+    from handprop.errors import DataError
+
+    path = tmp_path / "metrics.json"
+    path.write_text(DEEP)
+    with pytest.raises(DataError, match="nested too deeply"):
+        read_json_object(path, "metrics file")
+
+
+def test_a_deeply_nested_search_config_is_one_line(tmp_path, capsys):
+    path = tmp_path / "s.toml"
+    path.write_text(f"[base]\nhidden = {DEEP}\n")
+    assert main(["search", "--config", str(path), "--out", str(tmp_path / "s")]) == 2
+    one_line(capsys, "nested too deeply")
+
+
+def test_lr_find_steps_are_bounded():
+    from handprop.train.lrfind import RangeTest
+
+    with pytest.raises(ConfigError, match="must be an integer in"):
+        RangeTest(steps=10**12)
+
+
+def test_snapshots_of_every_cycle_are_bounded():
+    with pytest.raises(ConfigError, match=r"run\.snapshots would take 5,000 snapshots"):
+        config_from_dict({"n_cycles": 5000, "n_s": 10, "snapshots": True})
+    assert config_from_dict({"n_cycles": 5000, "n_s": 10, "snapshots": 3}).run.snapshots == 3
+
+
+def test_an_interrupted_ensemble_prints_a_quoted_resume_line(tmp_path, capsys, monkeypatch):
+    from handprop.train import ensemble_config
+
+    monkeypatch.setattr(
+        ensemble_config, "train_ensemble", lambda *a, **k: {"status": "interrupted", "member": "m"}
+    )
+    out = tmp_path / "my ensemble"
+    argv = ["ensemble", "--config", "beyond_ensemble", "--set", "hidden=[20, 10]"]
+    assert main([*argv, "--out", str(out)]) == 130
+    line = capsys.readouterr().out.splitlines()[-1]
+    words = shlex.split(line.removeprefix("resume with: "))
+    again = build_parser().parse_args(words[1:])
+    assert again.command == "ensemble" and again.set == ["hidden=[20, 10]"] and again.out == out

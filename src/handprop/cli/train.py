@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 from pathlib import Path
 
-from handprop.cli import add_config_options
+from handprop.cli import add_config_options, command_line, resume_words
 from handprop.train.config import load_config, training_config_names
 
 DEFAULT_ROOT = Path("runs")
@@ -37,20 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def resume_command(args: argparse.Namespace, out: Path | None = None) -> str:
     """The shell command (quoted) that resumes the run of ``args`` in ``out``."""
-    words = ["handprop"]
-    if args.data:
-        words += ["--data", args.data]
-    if args.no_cache:
-        words.append("--no-cache")
-    words += ["train", "--config", args.config]
-    for assignment in args.set:
-        words += ["--set", assignment]
-    words += ["--out", str(out or args.out), "--resume"]
-    if args.no_progress:
-        words.append("--no-progress")
-    if args.no_figures:
-        words.append("--no-figures")
-    return shlex.join(words)
+    return command_line(args, "train", *resume_words(args, out or args.out), "--resume")
 
 
 def run(args: argparse.Namespace) -> int:

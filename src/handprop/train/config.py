@@ -46,6 +46,8 @@ IMAGE_SIDE = 32
 BATCH_IMAGES = 10_000
 #: The most update steps a run may take: a billion, about twelve days at 1 ms per step.
 MAX_STEPS = 10**9
+#: The most snapshots a run may take (each is a parameter file).
+MAX_SNAPSHOTS = 1000
 
 DtypeName = Literal["float32", "float64"]
 ScheduleName = Literal["constant", "triangular", "triangular2", "exp_range"]
@@ -305,6 +307,12 @@ class TrainConfig:
             raise ConfigError(
                 f"run.snapshots must be true, false or an integer in [0, schedule.n_cycles = "
                 f"{s.n_cycles}], got {snapshots!r}"
+            )
+        count = s.n_cycles if snapshots is True else snapshots
+        if count > MAX_SNAPSHOTS:
+            raise ConfigError(
+                f"run.snapshots would take {count:,} snapshots (one parameter file per cycle), "
+                f"more than the {MAX_SNAPSHOTS:,} a run may take; give their number"
             )
         if snapshots and s.kind == "constant":
             raise ConfigError(
