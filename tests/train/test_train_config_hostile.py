@@ -30,12 +30,19 @@ def one_line(capsys, *fragments: str) -> str:
 # deep nesting ------------------------------------------------------------------------
 
 
-def test_a_deeply_nested_config_file_is_one_line(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("command", "text", "load"),
+    [
+        ("train", f"hidden = {DEEP}\n", read_toml),
+        ("ensemble", f"[ensemble]\nconfig = 'baseline'\nseeds = {DEEP}\n", load_ensemble_config),
+    ],
+)
+def test_a_deeply_nested_config_file_is_one_line(tmp_path, capsys, command, text, load):
     path = tmp_path / "deep.toml"
-    path.write_text(f"hidden = {DEEP}\n")
+    path.write_text(text)
     with pytest.raises(ConfigError, match="nested too deeply"):
-        read_toml(path)
-    assert main(["train", "--config", str(path), "--out", str(tmp_path / "run")]) == 2
+        load(path)
+    assert main([command, "--config", str(path), "--out", str(tmp_path / "run")]) == 2
     one_line(capsys, "nested too deeply")
     assert not (tmp_path / "run").exists()
 
@@ -45,15 +52,6 @@ def test_a_deeply_nested_set_value_is_one_line(tmp_path, capsys):
     assert main(["train", *args]) == 2
     one_line(capsys, "nested too deeply", "hidden")
     assert main(["lr-find", "--config", "baseline", "--set", f"hidden={DEEP}"]) == 2
-    one_line(capsys, "nested too deeply")
-
-
-def test_a_deeply_nested_ensemble_config_is_one_line(tmp_path, capsys):
-    path = tmp_path / "ens.toml"
-    path.write_text(f"[ensemble]\nconfig = 'baseline'\nseeds = {DEEP}\n")
-    with pytest.raises(ConfigError, match="nested too deeply"):
-        load_ensemble_config(path)
-    assert main(["ensemble", "--config", str(path), "--out", str(tmp_path / "e")]) == 2
     one_line(capsys, "nested too deeply")
 
 

@@ -67,6 +67,13 @@ def pixel_data(monkeypatch, splits):
     return splits
 
 
+def rewrite(path, damage) -> None:
+    """Replace the arrays of the .npz ``path`` by ``damage(arrays)``."""
+    with np.load(path) as npz:
+        arrays = dict(npz)
+    np.savez(path, **damage(arrays))
+
+
 def one_line(capsys, *fragments):
     captured = capsys.readouterr()
     err = captured.err
@@ -107,10 +114,7 @@ def test_a_stray_whitening_in_an_unwhitened_run_is_refused(runs, picture, pixel_
     ],
 )
 def test_a_damaged_whitening_is_refused(runs, picture, capsys, damage, message):
-    path = runs[1] / WHITENING_FILE
-    with np.load(path) as npz:
-        arrays = dict(npz)
-    np.savez(path, **damage(arrays))
+    rewrite(runs[1] / WHITENING_FILE, damage)
     assert main(["predict", str(runs[1]), str(picture)]) == 2
     one_line(capsys, message)
 
@@ -124,10 +128,7 @@ def test_a_damaged_whitening_is_refused(runs, picture, capsys, damage, message):
     ],
 )
 def test_a_damaged_normalisation_is_refused(runs, picture, pixel_data, capsys, damage, message):
-    path = runs[0] / NORMALIZATION_FILE
-    with np.load(path) as npz:
-        arrays = dict(npz)
-    np.savez(path, **damage(arrays))
+    rewrite(runs[0] / NORMALIZATION_FILE, damage)
     assert main(["predict", str(runs[0]), str(picture)]) == 2
     one_line(capsys, message)
     assert main(["evaluate", str(runs[0])]) == 2
@@ -137,19 +138,15 @@ def test_a_damaged_normalisation_is_refused(runs, picture, pixel_data, capsys, d
 def test_evaluate_compares_the_stored_class_names(runs, pixel_data, tmp_path, capsys):
     other = tmp_path / "other"
     shutil.copytree(runs[0], other)
-    path = other / NORMALIZATION_FILE
-    with np.load(path) as npz:
-        arrays = dict(npz)
-    names = arrays["class_names"]
-    np.savez(path, **{**arrays, "class_names": np.array([*names[1:], names[0]])})
+    rewrite(
+        other / NORMALIZATION_FILE, lambda a: {**a, "class_names": np.roll(a["class_names"], -1)}
+    )
     assert main(["evaluate", str(runs[0]), str(other)]) == 2
     one_line(capsys, f"{other} stored the class names ['class1',")
 
 
 def test_evaluate_refuses_stored_names_that_are_not_the_datas(runs, pixel_data, capsys):
-    path = runs[0] / NORMALIZATION_FILE
-    with np.load(path) as npz:
-        arrays = dict(npz)
-    np.savez(path, **{**arrays, "class_names": np.array([f"k{i}" for i in range(10)])})
+    names = np.array([f"k{i}" for i in range(10)])
+    rewrite(runs[0] / NORMALIZATION_FILE, lambda a: {**a, "class_names": names})
     with pytest.raises(DataError, match="stored the class names"):
         load_run(runs[0])
