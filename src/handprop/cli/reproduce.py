@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 
@@ -49,9 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from handprop.reproduce import reproduce
 
-    results = reproduce(
-        args.out, suite=args.suite, only=args.only, force=args.force, progress=sys.stderr.isatty()
-    )
+    results = reproduce(args.out, suite=args.suite, only=args.only, force=args.force)
     print(f"{len(results.finished)} experiments finished; results in {args.out}")
     print((args.out / "results.md").read_text(encoding="utf-8"), end="")
     return 0

@@ -29,6 +29,7 @@ import attrs
 from handprop.atomic import read_json_object, write_json_atomic, write_text_atomic
 from handprop.errors import ConfigError
 from handprop.lock import folder_lock
+from handprop.progress import Count, Progress
 from handprop.reproduce.catalogue import (
     COMPATIBLE,
     FOLDERS,
@@ -93,41 +94,81 @@ def smoke_overrides(config: Any) -> list[str]:
     return [f"n_train={n_train}", "train_eval_size=0", "checkpoint_every=0", *budget]
 
 
-def run_training(
-    experiment: Experiment, folder: Path, suite: str, progress: bool
-) -> dict[str, Any]:
-    """Train the experiment's packaged config, with its overrides, into its run folder
-    (resuming a partial one)."""
-    from handprop.train import load_config, run_experiment
+def _training_config(experiment: Experiment, suite: str) -> Any:
+    """The experiment's packaged training config with its overrides (shrunk for smoke)."""
+    from handprop.train import load_config
 
     config = load_config(experiment.source).with_overrides(experiment.overrides)
-    if suite == "smoke":
-        config = config.with_overrides(smoke_overrides(config))
-    summary = run_experiment(
-        config, folder, resume=folder.exists(), progress=progress, figures=("png", "pdf")
-    )
-    return read_metrics(folder) or {"status": summary.status}
+    return config.with_overrides(smoke_overrides(config)) if suite == "smoke" else config
 
 
-def run_search(experiment: Experiment, folder: Path, suite: str, progress: bool) -> dict[str, Any]:
-    """Run the experiment's packaged search config (with the experiment's overrides), retrain
-    its winner on the final split, and add ``metrics.json`` to its folder."""
-    from handprop.search import configure, load_search_spec, search_spec
+def _search_plan(experiment: Experiment, suite: str) -> tuple[Any, list[str], Any]:
+    """The experiment's search spec, its overrides and its base training config (the
+    smoke suite's with two trials per stage and a tiny budget)."""
+    from handprop.search import configure, load_search_spec
     from handprop.train import load_config
 
     spec = load_search_spec(experiment.source)
     overrides = list(experiment.overrides)
-    options: dict[str, Any] = {}
+    base = configure(load_config(spec.base), spec.base_set).with_overrides(overrides)
     if suite == "smoke":
-        base = configure(load_config(spec.base), spec.base_set).with_overrides(overrides)
         overrides += smoke_overrides(base)
+        base = base.with_overrides(smoke_overrides(base))
         spec = attrs.evolve(
             spec, stages=tuple(attrs.evolve(s, n=SMOKE_TRIALS) for s in spec.stages)
         )
-        options["workers"] = 0
+    return spec, overrides, base
+
+
+def planned_steps(experiment: Experiment, suite: str) -> float:
+    """Training steps the experiment plans (an estimate for searches; none to check
+    gradients or evaluate an ensemble)."""
+    from handprop.search import configure
+    from handprop.search.engine import planned_steps as search_steps
+
+    if experiment.kind == "run":
+        return _training_config(experiment, suite).planned_steps()
+    if experiment.kind == "search":
+        spec, _, base = _search_plan(experiment, suite)
+        final = configure(base, spec.final_set)
+        return search_steps(base, spec.space, spec.stages, spec.repeats) + final.planned_steps()
+    return 0.0
+
+
+def run_training(
+    experiment: Experiment, folder: Path, suite: str, progress: Progress | None
+) -> dict[str, Any]:
+    """Train the experiment's packaged config, with its overrides, into its run folder
+    (resuming a partial one)."""
+    from handprop.train import run_experiment
+
+    config = _training_config(experiment, suite)
+    summary = run_experiment(
+        config, folder, resume=folder.exists(), progress=progress or False, figures=("png", "pdf")
+    )
+    return read_metrics(folder) or {"status": summary.status}
+
+
+def run_search(
+    experiment: Experiment, folder: Path, suite: str, progress: Progress | None
+) -> dict[str, Any]:
+    """Run the experiment's packaged search config (with the experiment's overrides), retrain
+    its winner on the final split, and add ``metrics.json`` to its folder."""
+    from handprop.search import search_spec
+
+    spec, overrides, _ = _search_plan(experiment, suite)
+    options: dict[str, Any] = {"workers": 0} if suite == "smoke" else {}
     log = _stderr if progress else None
     start = time.perf_counter()
-    result = search_spec(spec, out_dir=folder, overrides=overrides, final=True, log=log, **options)
+    result = search_spec(
+        spec,
+        out_dir=folder,
+        overrides=overrides,
+        final=True,
+        log=log,
+        progress=progress,
+        **options,
+    )
     metrics = {
         "status": "completed",
         "chosen": result.chosen,
@@ -142,7 +183,7 @@ def run_search(experiment: Experiment, folder: Path, suite: str, progress: bool)
 
 
 def run_gradcheck(
-    experiment: Experiment, folder: Path, suite: str, progress: bool
+    experiment: Experiment, folder: Path, suite: str, progress: Progress | None
 ) -> dict[str, Any]:
     """Check analytic gradients against PyTorch and finite differences on the first
     normalised rows of data_batch_1 (float64)."""
@@ -174,7 +215,7 @@ def run_gradcheck(
 
 
 def run_ensemble(
-    experiment: Experiment, folder: Path, suite: str, progress: bool
+    experiment: Experiment, folder: Path, suite: str, progress: Progress | None
 ) -> dict[str, Any]:
     """Evaluate, without training, the ensemble of the member runs' final parameters and of
     all their snapshots (each with its run's test-time augmentation); the member runs are
@@ -215,7 +256,7 @@ def run_ensemble(
     return metrics
 
 
-RUNNERS: dict[str, Callable[[Experiment, Path, str, bool], dict[str, Any]]] = {
+RUNNERS: dict[str, Callable[[Experiment, Path, str, Progress | None], dict[str, Any]]] = {
     "gradcheck": run_gradcheck,
     "run": run_training,
     "search": run_search,
@@ -269,17 +310,22 @@ def run_all(
     suite: str = "full",
     only: Sequence[str] = (),
     force: bool = False,
-    progress: bool = True,
+    progress: bool | Progress = True,
     log: Log = _stderr,
 ) -> dict[str, dict[str, Any]]:
     """Run the selected experiments (``only``: names; default all) into ``out_dir``.
 
     Returns ``{name: metrics}``. Each experiment's elapsed time is kept in ``suite.json``.
+    ``progress`` (``True``: on stderr) shows the running experiment's steps or trials and
+    the suite's planned training steps (:class:`~handprop.progress.Progress`).
     """
     out = Path(out_dir)
     experiments = select(only, suite)
+    plans = [planned_steps(e, suite) for e in experiments] if progress is True else []
+    if progress is True:
+        progress = Progress(overall=Count(f"{suite} suite", sum(plans)))
     with folder_lock(out, "results folder"):
-        return _run_locked(out, experiments, suite, force, progress, log)
+        return _run_locked(out, experiments, suite, force, progress or None, log, plans)
 
 
 def _run_locked(
@@ -287,10 +333,30 @@ def _run_locked(
     experiments: Sequence[Experiment],
     suite: str,
     force: bool,
-    progress: bool,
+    progress: Progress | None,
     log: Log,
+    plans: Sequence[float],
 ) -> dict[str, dict[str, Any]]:
+    fresh = not (out / SUITE_FILE).exists()
     state = claim(out, suite, force=force)
+    try:
+        return _run_each(out, experiments, suite, force, progress, log, state, plans)
+    except BaseException:
+        if fresh and not state["times"]:  # nothing ran: leave no results folder behind
+            (out / SUITE_FILE).unlink(missing_ok=True)
+        raise
+
+
+def _run_each(
+    out: Path,
+    experiments: Sequence[Experiment],
+    suite: str,
+    force: bool,
+    progress: Progress | None,
+    log: Log,
+    state: dict[str, Any],
+    plans: Sequence[float],
+) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     measured = False
     for k, experiment in enumerate(experiments, start=1):
@@ -312,4 +378,8 @@ def _run_locked(
             write_json(out / SUITE_FILE, state)
             log(f"{tag}: finished in {elapsed:.1f} s ({_headline(metrics)})")
         results[experiment.name] = metrics
+        if progress is not None:  # reused experiments and estimates settle here
+            progress.reach(sum(plans[:k]))
+    if progress is not None:
+        progress.finish()
     return results
