@@ -205,7 +205,7 @@ def run_gradcheck(
         "status": "completed" if not gradcheck.failures(rows) else "failed",
         "failures": gradcheck.failures(rows),
         "torch_abs": max(r.torch_abs for r in rows),
-        "torch_rel": max(r.torch_rel for r in rows),
+        "torch_rel": max((r.torch_rel for r in rows if r.zero_abs is None), default=0.0),
         "fd_rel": max(r.fd_rel or 0.0 for r in rows),
         "wall_time": time.perf_counter() - start,
         **settings,
@@ -294,9 +294,13 @@ def claim(out_dir: Path, suite: str, *, force: bool) -> dict[str, Any]:
     return state
 
 
-def _headline(metrics: dict[str, Any]) -> str:
-    if metrics.get("test_acc") is not None:
-        return f"test accuracy {100 * metrics['test_acc']:.2f} %"
+ACCURACY_NAMES = {"test_acc": "test accuracy", "final_train_acc": "training accuracy"}
+
+
+def _headline(metrics: dict[str, Any], experiment: Experiment) -> str:
+    accuracy = metrics.get(experiment.headline)
+    if accuracy is not None:
+        return f"{ACCURACY_NAMES[experiment.headline]} {100 * accuracy:.2f} %"
     if "chosen" in metrics:
         return ", ".join(f"{k} = {v:.3g}" for k, v in metrics["chosen"].items()) + " chosen"
     if "torch_abs" in metrics:
@@ -366,7 +370,7 @@ def _run_each(
             shutil.rmtree(folder, ignore_errors=True)
         metrics = read_metrics(folder)
         if metrics is not None:
-            log(f"{tag}: done before, reused ({_headline(metrics)})")
+            log(f"{tag}: done before, reused ({_headline(metrics, experiment)})")
         else:
             if not measured:  # the machine and data copy the new times come from
                 state.update(machine=describe_machine(), data=describe_data())
@@ -376,7 +380,7 @@ def _run_each(
             metrics = RUNNERS[experiment.kind](experiment, folder, suite, progress)
             state["times"][experiment.name] = elapsed = time.perf_counter() - start
             write_json(out / SUITE_FILE, state)
-            log(f"{tag}: finished in {elapsed:.1f} s ({_headline(metrics)})")
+            log(f"{tag}: finished in {elapsed:.1f} s ({_headline(metrics, experiment)})")
         results[experiment.name] = metrics
         if progress is not None:  # reused experiments and estimates settle here
             progress.reach(sum(plans[:k]))
