@@ -33,9 +33,10 @@ def _cells(rows: Sequence[GradError], number: str) -> list[tuple[str, ...]]:
     table = [_HEADER + (_FD_HEADER if with_fd else ())]
     for i, r in enumerate(rows):
         network = "" if i and rows[i - 1].case == r.case else r.case.label
-        if r.zero_abs is not None:  # compared absolutely: see ZERO_NOTE
-            cells: tuple[str, ...] = (network, f"{r.param} {ZERO_MARK}", str(r.size),
-                                      fmt(r.torch_abs), f"{ZERO_CELL} {fmt(r.zero_abs)}")  # fmt: skip
+        cells: tuple[str, ...]
+        if r.zero_abs is not None:  # compared absolutely: see zero_note
+            zero = f"{ZERO_CELL} {fmt(r.zero_abs)}"
+            cells = (network, f"{r.param} {ZERO_MARK}", str(r.size), fmt(r.torch_abs), zero)
             cells += ("0", "-", "-") if with_fd else ()
         else:
             cells = (network, r.param, str(r.size), fmt(r.torch_abs), fmt(r.torch_rel))
