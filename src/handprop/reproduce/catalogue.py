@@ -3,10 +3,10 @@
 Each :class:`Experiment` names what it runs (a packaged training config, a packaged search
 config, or the gradient check), the folder it fills, the LaTeX macro stem its numbers get
 and the suites that run it. The ``full`` and ``smoke`` suites run the seeds' experiments
-and one ``beyond_two_layer`` run; the ``search`` suite (issue 12) runs the λ searches with
+and one ``beyond_two_layer`` run; the ``search`` suite runs the λ searches with
 search seeds 0, 1 and 2 (plain, augmented, three repeats per point) and the grid and
 successive-halving searches of one space, each retrained on the final split. The ``beyond``
-suite (issue 11) runs an ablation from ``wide_flip`` to ``beyond_two_layer`` and on to the
+suite runs an ablation from ``wide_flip`` to ``beyond_two_layer`` and on to the
 deeper ``beyond_deep_bn`` with run seeds 0, 1 and 2 (each row a technique added), and
 evaluates the ensembles of the three ``beyond_two_layer`` runs and of the three
 ``beyond_deep_bn`` runs (final parameters, and all snapshots).

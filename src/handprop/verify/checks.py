@@ -37,7 +37,7 @@ REL_EPS = 1e-12
 FD_STEP = 1e-3
 MIN_FD_STEP = 1e-7
 _STENCIL = (-2, -1, 1, 2)
-#: Acceptance thresholds (issue 2, section 5).
+#: Acceptance thresholds.
 MAX_TORCH_ABS = 1e-12
 MAX_FD_REL = 1e-6
 
