@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from data_fakes import fake_files, make_archive
 
 from handprop.cli import main
 from handprop.data import locate
 from handprop.data.source import record_file
 from handprop.errors import DataError
-from data_fakes import fake_files, make_archive
 
 
 def write_archive(path):

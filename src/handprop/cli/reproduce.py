@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "0-2 and grid against successive halving (the longest suite, 11 searches of hundreds "
         "of short runs; may share a folder with full); beyond: the "
         "ablation from wide_flip to beyond_two_layer and beyond_deep_bn over run seeds 0-2 and "
-        "the ensembles of those run seeds (about 50 min; may share a folder with full) (default: full)",
+        "the ensembles of those run seeds (about 50 min; may share a folder with full) "
+        "(default: full)",
     )
     parser.add_argument("--out", type=Path, required=True, help="results folder")
     parser.add_argument(

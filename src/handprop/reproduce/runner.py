@@ -329,26 +329,14 @@ def run_all(
     if progress is True:
         progress = Progress(overall=Count(f"{suite} suite", sum(plans)))
     with folder_lock(out, "results folder"):
-        return _run_locked(out, experiments, suite, force, progress or None, log, plans)
-
-
-def _run_locked(
-    out: Path,
-    experiments: Sequence[Experiment],
-    suite: str,
-    force: bool,
-    progress: Progress | None,
-    log: Log,
-    plans: Sequence[float],
-) -> dict[str, dict[str, Any]]:
-    fresh = not (out / SUITE_FILE).exists()
-    state = claim(out, suite, force=force)
-    try:
-        return _run_each(out, experiments, suite, force, progress, log, state, plans)
-    except BaseException:
-        if fresh and not state["times"]:  # nothing ran: leave no results folder behind
-            (out / SUITE_FILE).unlink(missing_ok=True)
-        raise
+        fresh = not (out / SUITE_FILE).exists()
+        state = claim(out, suite, force=force)
+        try:
+            return _run_each(out, experiments, suite, force, progress or None, log, state, plans)
+        except BaseException:
+            if fresh and not state["times"]:  # nothing ran: leave no results folder behind
+                (out / SUITE_FILE).unlink(missing_ok=True)
+            raise
 
 
 def _run_each(
