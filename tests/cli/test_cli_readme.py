@@ -99,6 +99,7 @@ def test_the_examples_are_extracted():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # some twenty commands, each a fresh process
 def test_readme_examples_run_as_written_after_setup(home):
     work, env = home
     data = os.environ["HANDPROP_DATA"]
