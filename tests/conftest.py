@@ -26,6 +26,19 @@ def _cache_folder(tmp_path_factory):
     del os.environ["HANDPROP_CACHE"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _config_folder(tmp_path_factory):
+    """A session config folder: no data source recorded by ``handprop data use`` in the
+    user's own config reaches the tests, and none is recorded there by them."""
+    before = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("handprop-config"))
+    yield
+    if before is None:
+        del os.environ["XDG_CONFIG_HOME"]
+    else:
+        os.environ["XDG_CONFIG_HOME"] = before
+
+
 def _require_real_data() -> str:
     source = os.environ.get("HANDPROP_DATA", "")
     if not source or not os.path.exists(source):

@@ -30,6 +30,27 @@ def _holder(path: Path) -> str:
         return "unknown"
 
 
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost of ``folder`` and its parents that does not exist yet (None: it exists)."""
+    missing = None
+    for path in (folder, *folder.parents):
+        if path.exists():
+            return missing
+        missing = path
+    return missing
+
+
+def _remove_empty(folder: Path, top: Path) -> None:
+    """Remove ``folder`` and its parents up to ``top`` while they are empty."""
+    for path in (folder, *folder.parents):
+        try:
+            path.rmdir()
+        except OSError:
+            return
+        if path == top:
+            return
+
+
 def make_folder(folder: Path, what: str) -> None:
     """``mkdir -p folder``, a :class:`HandpropError` naming it if that is impossible."""
     try:
@@ -45,9 +66,11 @@ def folder_lock(folder: str | Path, what: str = "run folder") -> Iterator[Path]:
     """Hold the exclusive lock of ``folder`` (created if missing) for the ``with`` body.
 
     Raises :class:`FolderInUse` (``"run folder X is in use by PID N"``) if another
-    process holds it.
+    process holds it. When the body fails, the folders this call created are removed
+    again if they are still empty, so a failed start leaves nothing behind.
     """
     folder = Path(folder)
+    created = _first_missing(folder)
     make_folder(folder, what)
     path = folder / LOCK_FILE
     while True:
@@ -71,6 +94,11 @@ def folder_lock(folder: str | Path, what: str = "run folder") -> Iterator[Path]:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         yield folder
+    except BaseException:
+        path.unlink(missing_ok=True)
+        if created is not None:
+            _remove_empty(folder, created)
+        raise
     finally:
         path.unlink(missing_ok=True)
         os.close(fd)

@@ -54,7 +54,9 @@ def test_checksum_mismatch_leaves_nothing(server, archive_bytes, cache, fault):
 
 
 def test_http_error_leaves_nothing(server, cache):
-    with pytest.raises(DataError, match=r"download failed .*set HANDPROP_DATA"):
+    with pytest.raises(
+        DataError, match=r"download from .* failed .*HANDPROP_DATA=PATH.*handprop data use"
+    ):
         load_cifar10(url=f"{server.base}/missing.tar.gz", progress=False)
     assert contents(cache) == []
 

@@ -69,7 +69,7 @@ def test_explicit_source_beats_environment(archive, monkeypatch):
 
 EXPLICIT_REMEDY = (
     r"\. Pass a folder containing cifar-10-batches-py/, .*, or remove the source to download "
-    r"the official archive \(no --data, HANDPROP_DATA unset\)\.$"
+    r"the official archive \(no --data, HANDPROP_DATA unset, no source recorded\)\.$"
 )
 
 
@@ -78,7 +78,7 @@ def env_remedy(value) -> str:
         r"\. Check HANDPROP_DATA="
         + re.escape(str(value))
         + r" \(set by --data or the environment\): it must name .*; or drop --data and unset "
-        + r"HANDPROP_DATA to download the official archive\.$"
+        + r"HANDPROP_DATA to use the recorded source or the download\.$"
     )
 
 

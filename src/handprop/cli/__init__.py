@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="CIFAR-10 source for this command: a cifar-10-python.tar.gz archive or a folder "
         "holding cifar-10-batches-py/ (sets HANDPROP_DATA; default: $HANDPROP_DATA, then the "
-        "cache, then download)",
+        "copy recorded by 'handprop data use', then the cache, then download; "
+        "'handprop data show' says which)",
     )
     parser.add_argument(
         "--no-cache",

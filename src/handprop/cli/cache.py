@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "path":
         print(root)
     elif args.action == "clear":
-        print(f"removed {cache.clear(root)} decoded copies from {root}")
+        count = cache.clear(root)
+        print(f"removed {count} decoded {'copy' if count == 1 else 'copies'} from {root}")
     else:
         source = given(None) or cached(cache_folder())
         if source is None:

@@ -22,9 +22,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "with the run's stored normalisation (and whitening). Prints the top 3 classes "
             "with their probabilities per image."
         ),
+        usage="%(prog)s [-h] RUN_DIR [RUN_DIR ...] IMAGE [IMAGE ...]",
     )
     parser.add_argument(
-        "paths", type=Path, nargs="+", metavar="RUN_DIR [RUN_DIR ...] IMAGE [IMAGE ...]"
+        "paths",
+        type=Path,
+        nargs="+",
+        metavar="PATH",
+        help="run folders first, then the images (a path that is a folder is a run)",
     )
     parser.set_defaults(func=run)
 

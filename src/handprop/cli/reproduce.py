@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 
@@ -12,12 +11,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser(
         "reproduce",
-        help="run every experiment of both seed documents; write figures and LaTeX tables",
+        help="run every experiment of both course reports; write figures and LaTeX tables",
         description=(
             "Run the gradient check, the one-layer and two-layer training runs and the λ "
-            "searches of both seed documents into --out, then write figures (PDF and PNG), "
+            "searches of both course reports into --out, then write figures (PDF and PNG), "
             "LaTeX macros and tables (OUT/latex) and a Markdown summary (OUT/results.md). "
-            "Experiments finished before are reused. Build the PDF afterwards with "
+            "Experiments finished before are reused. The running experiment's progress and the "
+            "suite's (steps done, rate, time left) go to stderr: bars on a terminal, a plain "
+            "line every 30 s or 10 % otherwise. Build the PDF afterwards with "
             "`make -C report RESULTS=OUT`."
         ),
     )
@@ -25,11 +26,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--suite",
         choices=SUITES,
         default="full",
-        help="full: the seeds' budgets (under 30 min on 2 cores); smoke: every experiment on "
-        "a tiny budget, seconds each; search: the λ searches with search seeds 0-2 and grid "
-        "against successive halving (hours; may share a folder with full); beyond: the "
+        help="full: the course reports' experiments and beyond_two_layer at their budgets "
+        "(12 min measured on 2 free cores, longer when other jobs share them); smoke: every "
+        "experiment on a tiny budget, seconds each; search: the λ searches with search seeds "
+        "0-2 and grid against successive halving (the longest suite, 11 searches of hundreds "
+        "of short runs; may share a folder with full); beyond: the "
         "ablation from wide_flip to beyond_two_layer and beyond_deep_bn over run seeds 0-2 and "
-        "the seeds' ensembles (about 50 min; may share a folder with full) (default: full)",
+        "the ensembles of those run seeds (about 50 min; may share a folder with full) "
+        "(default: full)",
     )
     parser.add_argument("--out", type=Path, required=True, help="results folder")
     parser.add_argument(
@@ -49,9 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from handprop.reproduce import reproduce
 
-    results = reproduce(
-        args.out, suite=args.suite, only=args.only, force=args.force, progress=sys.stderr.isatty()
-    )
+    results = reproduce(args.out, suite=args.suite, only=args.only, force=args.force)
     print(f"{len(results.finished)} experiments finished; results in {args.out}")
     print((args.out / "results.md").read_text(encoding="utf-8"), end="")
     return 0

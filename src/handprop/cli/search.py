@@ -8,7 +8,9 @@ from pathlib import Path
 
 from handprop.cli import add_set_option
 from handprop.lock import folder_lock
+from handprop.progress import Progress
 from handprop.search import SearchResult, load_search_spec, search_spec, write_comparison
+from handprop.search.engine import values_text
 from handprop.train.rundir import run_folder
 
 DEFAULT_CONFIG = "search_lambda"
@@ -64,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         best = result.best
         se = "" if best.se is None else f" ± {best.se:.4f}"
         print(
-            f"chosen by {result.select} over {result.repeats} repeat(s): {result.chosen} "
+            f"chosen by {result.select} over {result.repeats} repeat(s): "
+            f"{values_text(result.chosen)} "
             f"({result.metric} mean {best.mean:.4f}{se}); results in {result.out_dir}"
         )
         return 0
@@ -93,4 +96,5 @@ def _search(args: argparse.Namespace, config: str, out: Path | None) -> SearchRe
             threads=args.threads,
             scheduler=args.scheduler,
             log=lambda line: print(line, file=sys.stderr, flush=True),
+            progress=Progress(),
         )

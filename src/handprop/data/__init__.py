@@ -2,7 +2,7 @@
 
 from handprop.data.batches import Batch, Cifar10
 from handprop.data.dataset import Dataset, Splits, make_splits
-from handprop.data.loader import load_cifar10
+from handprop.data.loader import load_cifar10, locate, use_data
 from handprop.data.normalize import Normalizer, normalize, normalized_splits
 from handprop.errors import DataError
 
@@ -14,7 +14,9 @@ __all__ = [
     "Normalizer",
     "Splits",
     "load_cifar10",
+    "locate",
     "make_splits",
     "normalize",
     "normalized_splits",
+    "use_data",
 ]

@@ -14,12 +14,15 @@ from handprop.data.files import BATCH_DIR, read_archive, read_directory, write_d
 from handprop.data.source import (
     CACHE_ENV,
     KNOWN_HASH,
+    SOURCE_FORMS,
     URL,
     Source,
     cache_folder,
     cached,
+    classify,
     download,
     given,
+    record,
 )
 from handprop.errors import DataError
 
@@ -37,7 +40,8 @@ def load_cifar10(
 
     ``source`` is a folder containing ``cifar-10-batches-py/``, that folder, or
     ``cifar-10-python.tar.gz`` (read in place, nothing is extracted). Without it,
-    ``HANDPROP_DATA`` is used, then the extracted copy in the cache folder
+    ``HANDPROP_DATA`` is used, then the source recorded by ``handprop data use``
+    (:func:`use_data`), then the extracted copy in the cache folder
     (``cache_dir``, else ``HANDPROP_CACHE``, else the per-user cache); when
     there is none, the archive at ``url`` is downloaded (progress bar if
     ``progress``), checked against ``known_hash`` and extracted into the cache.
@@ -49,12 +53,9 @@ def load_cifar10(
     the next load of the same, unchanged source. ``use_cache=False`` (default:
     on unless ``HANDPROP_NO_CACHE`` is set) neither reads nor writes it.
     """
-    found = given(source)
+    found = locate(source, cache_dir=cache_dir)
     if found is None:
-        cache = cache_folder(cache_dir)
-        found = cached(cache)
-        if found is None:
-            return _download_and_extract(cache, url, known_hash, progress)
+        return _download_and_extract(cache_folder(cache_dir), url, known_hash, progress)
     if not decoded.enabled(use_cache):
         return _read(found)
     root = decoded.decoded_root(cache_folder(cache_dir))
@@ -64,6 +65,24 @@ def load_cifar10(
     cifar = _read(found)
     decoded.store(root, found, cifar)
     return cifar
+
+
+def locate(
+    source: str | os.PathLike[str] | None = None,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Source | None:
+    """The source :func:`load_cifar10` reads (``None``: it downloads), its ``origin`` saying
+    why: ``source``, else ``HANDPROP_DATA``, else the recorded source, else the cached download."""
+    return given(source) or cached(cache_folder(cache_dir))
+
+
+def use_data(source: str | os.PathLike[str]) -> tuple[Cifar10, Path]:
+    """Validate ``source`` by loading it, then record it (absolute) as the default source of
+    every later load, in the per-user config file; the data and the record file's path."""
+    found = classify(Path(source).resolve(), f"Pass {SOURCE_FORMS}.")
+    cifar = load_cifar10(found.path)
+    return cifar, record(found)
 
 
 def _read(found: Source) -> Cifar10:

@@ -1,10 +1,12 @@
 """Where the CIFAR-10 files come from, and the download into the per-user cache.
 
-Resolution order: the explicit ``source`` argument, then ``HANDPROP_DATA``
-(each a folder containing ``cifar-10-batches-py/``, that folder itself, or the
-``.tar.gz`` archive), then the extracted copy in the cache folder
-(``cache_dir`` argument, else ``HANDPROP_CACHE``, else the per-user cache),
-else a download of the official archive into the cache.
+Resolution order: the explicit ``source`` argument (the command line's ``--data``),
+then ``HANDPROP_DATA``, then the source recorded by ``handprop data use`` in the
+per-user config file (:func:`record_file`: ``$XDG_CONFIG_HOME/handprop/data.json``,
+default ``~/.config/handprop/data.json``) -- each a folder containing
+``cifar-10-batches-py/``, that folder itself, or the ``.tar.gz`` archive -- then the
+extracted copy in the cache folder (``cache_dir`` argument, else ``HANDPROP_CACHE``,
+else the per-user cache), else a download of the official archive into the cache.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import IO, Literal
 
 import attrs
 
+from handprop.atomic import read_json_object, write_json_atomic
 from handprop.data.files import ARCHIVE_BYTES, BATCH_DIR, mib, remove_stale, temp_path
 from handprop.errors import DataError
 
@@ -26,7 +29,12 @@ ARCHIVE_NAME = "cifar-10-python.tar.gz"
 DATA_ENV = "HANDPROP_DATA"
 CACHE_ENV = "HANDPROP_CACHE"
 SOURCE_FORMS = f"a folder containing {BATCH_DIR}/, the {BATCH_DIR} folder itself, or {ARCHIVE_NAME}"
-REDOWNLOAD = f"to download the official archive (no --data, {DATA_ENV} unset)"
+REDOWNLOAD = f"to download the official archive (no --data, {DATA_ENV} unset, no source recorded)"
+GIVE_DATA = (
+    f"pass --data PATH, set {DATA_ENV}=PATH or record it once with `handprop data use PATH` "
+    f"(PATH: {SOURCE_FORMS})"
+)
+RECORD_NAME = "data.json"
 DOWNLOAD_BYTES = ARCHIVE_BYTES
 """Largest download accepted: the archive compresses, so it is smaller than its contents."""
 
@@ -38,6 +46,8 @@ class Source:
     path: Path
     kind: Literal["directory", "archive"]
     remedy: str
+    origin: str = "given as the source argument"
+    """Why this source is used: where it was given (for ``handprop data show``)."""
 
 
 def cache_folder(cache_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -52,21 +62,62 @@ def cache_folder(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     return Path(pooch.os_cache("handprop"))
 
 
-def classify(path: Path, remedy: str) -> Source:
+def classify(path: Path, remedy: str, origin: str = "given as the source argument") -> Source:
     """Interpret a user-given ``path`` as one of the accepted source forms."""
     if path.is_file():
-        return Source(path, "archive", remedy)
+        return Source(path, "archive", remedy, origin)
     if (path / BATCH_DIR).is_dir():
-        return Source(path / BATCH_DIR, "directory", remedy)
+        return Source(path / BATCH_DIR, "directory", remedy, origin)
     if path.is_dir():
-        return Source(path, "directory", remedy)
+        return Source(path, "directory", remedy, origin)
     if path.exists():
         raise DataError(f"{path}: neither a regular file nor a folder. {remedy}")
     raise DataError(f"{path}: no such file or folder. {remedy}")
 
 
+def config_folder() -> Path:
+    """The per-user config folder: ``$XDG_CONFIG_HOME/handprop``, else ``~/.config/handprop``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "handprop"
+
+
+def record_file() -> Path:
+    """The file ``handprop data use`` records the data source in."""
+    return config_folder() / RECORD_NAME
+
+
+def recorded() -> Source | None:
+    """The source recorded by ``handprop data use``, or ``None`` when there is none."""
+    path = record_file()
+    if not path.is_file():
+        return None
+    fix = f"record the copy again with `handprop data use PATH`, or delete {path}"
+    value = read_json_object(path, "data source record").get("source")
+    if not isinstance(value, str) or not value:
+        raise DataError(f"data source record {path} names no source; {fix}.")
+    return classify(
+        Path(value),
+        f"It was recorded in {path}: {fix}.",
+        f"recorded in {path} by `handprop data use`",
+    )
+
+
+def record(found: Source) -> Path:
+    """Record ``found`` (an absolute path) as the data source; the record file's path."""
+    target = record_file()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(target, {"source": str(found.path.resolve())})
+    except OSError as err:
+        raise DataError(
+            f"{target}: cannot record the data source ({err.strerror or err}). "
+            "Make the folder writable or set XDG_CONFIG_HOME elsewhere."
+        ) from None
+    return target
+
+
 def given(source: str | os.PathLike[str] | None) -> Source | None:
-    """The explicit ``source``, else ``HANDPROP_DATA``, else ``None``."""
+    """The explicit ``source``, else ``HANDPROP_DATA``, else the recorded source, else ``None``."""
     if source is not None:
         return classify(Path(source), f"Pass {SOURCE_FORMS}, or remove the source {REDOWNLOAD}.")
     env = os.environ.get(DATA_ENV)
@@ -74,10 +125,11 @@ def given(source: str | os.PathLike[str] | None) -> Source | None:
         return classify(
             Path(env),
             f"Check {DATA_ENV}={env} (set by --data or the environment): it must name "
-            f"{SOURCE_FORMS}; or drop --data and unset {DATA_ENV} to download the official "
-            "archive.",
+            f"{SOURCE_FORMS}; or drop --data and unset {DATA_ENV} to use the recorded source "
+            "or the download.",
+            f"named by {DATA_ENV} (set by --data or the environment)",
         )
-    return None
+    return recorded()
 
 
 def cached(cache: Path) -> Source | None:
@@ -87,6 +139,7 @@ def cached(cache: Path) -> Source | None:
             cache / BATCH_DIR,
             "directory",
             f"Delete {cache / BATCH_DIR} and load again to download a fresh copy.",
+            f"downloaded into the cache {cache} earlier",
         )
     return None
 
@@ -102,8 +155,8 @@ class _CappedWriter:
         if self.written > DOWNLOAD_BYTES:
             raise DataError(
                 f"{self.url}: sends more than the {mib(DOWNLOAD_BYTES)} a CIFAR-10 archive "
-                f"can hold. Check the url, or download {ARCHIVE_NAME} yourself and set "
-                f"{DATA_ENV} to it."
+                f"can hold. Check the url, or download {ARCHIVE_NAME} yourself and "
+                f"{GIVE_DATA}."
             )
         return self.file.write(chunk)
 
@@ -133,7 +186,7 @@ def download(cache: Path, url: str, known_hash: str, progress: bool) -> Path:
     """
     import pooch
 
-    remedy = f"Load again to retry, or download {ARCHIVE_NAME} yourself and set {DATA_ENV} to it."
+    remedy = f"Load again to retry, or {GIVE_DATA}."
     remove_stale(cache / ARCHIVE_NAME)
     folder = temp_path(cache / ARCHIVE_NAME)  # pooch's partial download goes here too
     try:
@@ -155,5 +208,14 @@ def download(cache: Path, url: str, known_hash: str, progress: bool) -> Path:
                 f"{url}: downloaded file fails its checksum ({err}). {remedy}"
             ) from None
         if isinstance(err, OSError):  # requests' network and HTTP errors are OSErrors
-            raise DataError(f"{url}: download failed ({err}). {remedy}") from None
+            raise DataError(
+                f"no CIFAR-10 copy found and the download from {url} failed "
+                f"({_reason(err)}); {GIVE_DATA}"
+            ) from None
         raise
+
+
+def _reason(err: OSError) -> str:
+    """A network error in a few words: its message when short, else its type."""
+    text = str(err)
+    return text if 0 < len(text) <= 80 else type(err).__name__

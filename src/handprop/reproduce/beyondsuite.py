@@ -1,4 +1,4 @@
-"""Outputs of the ``beyond`` suite (issue 11) and of the full suite's ``beyond_two_layer`` run.
+"""Outputs of the ``beyond`` suite and of the full suite's ``beyond_two_layer`` run.
 
 The ablation goes from ``wide_flip`` to ``beyond_two_layer`` one technique at a time, then to
 the deeper ``beyond_deep_bn``, each row with the run seeds of

@@ -186,17 +186,13 @@ def write_outputs(out_dir: str | Path) -> Collected:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m handprop.reproduce.outputs RESULTS_DIR``: rewrite the outputs only."""
+    """``python -m handprop.reproduce RESULTS_DIR``: rewrite the outputs only."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m handprop.reproduce.outputs")
+    parser = argparse.ArgumentParser(prog="python -m handprop.reproduce")
     parser.add_argument("results", type=Path, help="a folder written by handprop reproduce")
     args = parser.parse_args(argv)
     if not (args.results / "suite.json").is_file():
         parser.error(f"{args.results} holds no results of handprop reproduce (no suite.json)")
     write_outputs(args.results)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -29,6 +29,7 @@ import attrs
 from handprop.atomic import read_json_object, write_json_atomic, write_text_atomic
 from handprop.errors import ConfigError
 from handprop.lock import folder_lock
+from handprop.progress import Count, Progress
 from handprop.reproduce.catalogue import (
     COMPATIBLE,
     FOLDERS,
@@ -93,41 +94,81 @@ def smoke_overrides(config: Any) -> list[str]:
     return [f"n_train={n_train}", "train_eval_size=0", "checkpoint_every=0", *budget]
 
 
-def run_training(
-    experiment: Experiment, folder: Path, suite: str, progress: bool
-) -> dict[str, Any]:
-    """Train the experiment's packaged config, with its overrides, into its run folder
-    (resuming a partial one)."""
-    from handprop.train import load_config, run_experiment
+def _training_config(experiment: Experiment, suite: str) -> Any:
+    """The experiment's packaged training config with its overrides (shrunk for smoke)."""
+    from handprop.train import load_config
 
     config = load_config(experiment.source).with_overrides(experiment.overrides)
-    if suite == "smoke":
-        config = config.with_overrides(smoke_overrides(config))
-    summary = run_experiment(
-        config, folder, resume=folder.exists(), progress=progress, figures=("png", "pdf")
-    )
-    return read_metrics(folder) or {"status": summary.status}
+    return config.with_overrides(smoke_overrides(config)) if suite == "smoke" else config
 
 
-def run_search(experiment: Experiment, folder: Path, suite: str, progress: bool) -> dict[str, Any]:
-    """Run the experiment's packaged search config (with the experiment's overrides), retrain
-    its winner on the final split, and add ``metrics.json`` to its folder."""
-    from handprop.search import configure, load_search_spec, search_spec
+def _search_plan(experiment: Experiment, suite: str) -> tuple[Any, list[str], Any]:
+    """The experiment's search spec, its overrides and its base training config (the
+    smoke suite's with two trials per stage and a tiny budget)."""
+    from handprop.search import configure, load_search_spec
     from handprop.train import load_config
 
     spec = load_search_spec(experiment.source)
     overrides = list(experiment.overrides)
-    options: dict[str, Any] = {}
+    base = configure(load_config(spec.base), spec.base_set).with_overrides(overrides)
     if suite == "smoke":
-        base = configure(load_config(spec.base), spec.base_set).with_overrides(overrides)
         overrides += smoke_overrides(base)
+        base = base.with_overrides(smoke_overrides(base))
         spec = attrs.evolve(
             spec, stages=tuple(attrs.evolve(s, n=SMOKE_TRIALS) for s in spec.stages)
         )
-        options["workers"] = 0
+    return spec, overrides, base
+
+
+def planned_steps(experiment: Experiment, suite: str) -> float:
+    """Training steps the experiment plans (an estimate for searches; none to check
+    gradients or evaluate an ensemble)."""
+    from handprop.search import configure
+    from handprop.search.engine import planned_steps as search_steps
+
+    if experiment.kind == "run":
+        return _training_config(experiment, suite).planned_steps()
+    if experiment.kind == "search":
+        spec, _, base = _search_plan(experiment, suite)
+        final = configure(base, spec.final_set)
+        return search_steps(base, spec.space, spec.stages, spec.repeats) + final.planned_steps()
+    return 0.0
+
+
+def run_training(
+    experiment: Experiment, folder: Path, suite: str, progress: Progress | None
+) -> dict[str, Any]:
+    """Train the experiment's packaged config, with its overrides, into its run folder
+    (resuming a partial one)."""
+    from handprop.train import run_experiment
+
+    config = _training_config(experiment, suite)
+    summary = run_experiment(
+        config, folder, resume=folder.exists(), progress=progress or False, figures=("png", "pdf")
+    )
+    return read_metrics(folder) or {"status": summary.status}
+
+
+def run_search(
+    experiment: Experiment, folder: Path, suite: str, progress: Progress | None
+) -> dict[str, Any]:
+    """Run the experiment's packaged search config (with the experiment's overrides), retrain
+    its winner on the final split, and add ``metrics.json`` to its folder."""
+    from handprop.search import search_spec
+
+    spec, overrides, _ = _search_plan(experiment, suite)
+    options: dict[str, Any] = {"workers": 0} if suite == "smoke" else {}
     log = _stderr if progress else None
     start = time.perf_counter()
-    result = search_spec(spec, out_dir=folder, overrides=overrides, final=True, log=log, **options)
+    result = search_spec(
+        spec,
+        out_dir=folder,
+        overrides=overrides,
+        final=True,
+        log=log,
+        progress=progress,
+        **options,
+    )
     metrics = {
         "status": "completed",
         "chosen": result.chosen,
@@ -142,7 +183,7 @@ def run_search(experiment: Experiment, folder: Path, suite: str, progress: bool)
 
 
 def run_gradcheck(
-    experiment: Experiment, folder: Path, suite: str, progress: bool
+    experiment: Experiment, folder: Path, suite: str, progress: Progress | None
 ) -> dict[str, Any]:
     """Check analytic gradients against PyTorch and finite differences on the first
     normalised rows of data_batch_1 (float64)."""
@@ -164,7 +205,7 @@ def run_gradcheck(
         "status": "completed" if not gradcheck.failures(rows) else "failed",
         "failures": gradcheck.failures(rows),
         "torch_abs": max(r.torch_abs for r in rows),
-        "torch_rel": max(r.torch_rel for r in rows),
+        "torch_rel": max((r.torch_rel for r in rows if r.zero_abs is None), default=0.0),
         "fd_rel": max(r.fd_rel or 0.0 for r in rows),
         "wall_time": time.perf_counter() - start,
         **settings,
@@ -174,7 +215,7 @@ def run_gradcheck(
 
 
 def run_ensemble(
-    experiment: Experiment, folder: Path, suite: str, progress: bool
+    experiment: Experiment, folder: Path, suite: str, progress: Progress | None
 ) -> dict[str, Any]:
     """Evaluate, without training, the ensemble of the member runs' final parameters and of
     all their snapshots (each with its run's test-time augmentation); the member runs are
@@ -215,7 +256,7 @@ def run_ensemble(
     return metrics
 
 
-RUNNERS: dict[str, Callable[[Experiment, Path, str, bool], dict[str, Any]]] = {
+RUNNERS: dict[str, Callable[[Experiment, Path, str, Progress | None], dict[str, Any]]] = {
     "gradcheck": run_gradcheck,
     "run": run_training,
     "search": run_search,
@@ -253,9 +294,13 @@ def claim(out_dir: Path, suite: str, *, force: bool) -> dict[str, Any]:
     return state
 
 
-def _headline(metrics: dict[str, Any]) -> str:
-    if metrics.get("test_acc") is not None:
-        return f"test accuracy {100 * metrics['test_acc']:.2f} %"
+ACCURACY_NAMES = {"test_acc": "test accuracy", "final_train_acc": "training accuracy"}
+
+
+def _headline(metrics: dict[str, Any], experiment: Experiment) -> str:
+    accuracy = metrics.get(experiment.headline)
+    if accuracy is not None:
+        return f"{ACCURACY_NAMES[experiment.headline]} {100 * accuracy:.2f} %"
     if "chosen" in metrics:
         return ", ".join(f"{k} = {v:.3g}" for k, v in metrics["chosen"].items()) + " chosen"
     if "torch_abs" in metrics:
@@ -269,28 +314,41 @@ def run_all(
     suite: str = "full",
     only: Sequence[str] = (),
     force: bool = False,
-    progress: bool = True,
+    progress: bool | Progress = True,
     log: Log = _stderr,
 ) -> dict[str, dict[str, Any]]:
     """Run the selected experiments (``only``: names; default all) into ``out_dir``.
 
     Returns ``{name: metrics}``. Each experiment's elapsed time is kept in ``suite.json``.
+    ``progress`` (``True``: on stderr) shows the running experiment's steps or trials and
+    the suite's planned training steps (:class:`~handprop.progress.Progress`).
     """
     out = Path(out_dir)
     experiments = select(only, suite)
+    plans = [planned_steps(e, suite) for e in experiments] if progress is True else []
+    if progress is True:
+        progress = Progress(overall=Count(f"{suite} suite", sum(plans)))
     with folder_lock(out, "results folder"):
-        return _run_locked(out, experiments, suite, force, progress, log)
+        fresh = not (out / SUITE_FILE).exists()
+        state = claim(out, suite, force=force)
+        try:
+            return _run_each(out, experiments, suite, force, progress or None, log, state, plans)
+        except BaseException:
+            if fresh and not state["times"]:  # nothing ran: leave no results folder behind
+                (out / SUITE_FILE).unlink(missing_ok=True)
+            raise
 
 
-def _run_locked(
+def _run_each(
     out: Path,
     experiments: Sequence[Experiment],
     suite: str,
     force: bool,
-    progress: bool,
+    progress: Progress | None,
     log: Log,
+    state: dict[str, Any],
+    plans: Sequence[float],
 ) -> dict[str, dict[str, Any]]:
-    state = claim(out, suite, force=force)
     results: dict[str, dict[str, Any]] = {}
     measured = False
     for k, experiment in enumerate(experiments, start=1):
@@ -300,7 +358,7 @@ def _run_locked(
             shutil.rmtree(folder, ignore_errors=True)
         metrics = read_metrics(folder)
         if metrics is not None:
-            log(f"{tag}: done before, reused ({_headline(metrics)})")
+            log(f"{tag}: done before, reused ({_headline(metrics, experiment)})")
         else:
             if not measured:  # the machine and data copy the new times come from
                 state.update(machine=describe_machine(), data=describe_data())
@@ -310,6 +368,10 @@ def _run_locked(
             metrics = RUNNERS[experiment.kind](experiment, folder, suite, progress)
             state["times"][experiment.name] = elapsed = time.perf_counter() - start
             write_json(out / SUITE_FILE, state)
-            log(f"{tag}: finished in {elapsed:.1f} s ({_headline(metrics)})")
+            log(f"{tag}: finished in {elapsed:.1f} s ({_headline(metrics, experiment)})")
         results[experiment.name] = metrics
+        if progress is not None:  # reused experiments and estimates settle here
+            progress.reach(sum(plans[:k]))
+    if progress is not None:
+        progress.finish()
     return results

@@ -1,4 +1,4 @@
-"""Outputs of the ``search`` suite (issue 12): λ choices over search seeds, the augmentation
+"""Outputs of the ``search`` suite: λ choices over search seeds, the augmentation
 shift as a range over seeds, and grid search against successive halving on one space.
 
 Everything is read back from the searches' folders (``metrics.json``, ``chosen.json``,

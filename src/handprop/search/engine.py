@@ -25,6 +25,7 @@ import numpy as np
 
 from handprop.atomic import read_json_object, write_json_atomic
 from handprop.errors import ConfigError, HandpropError
+from handprop.progress import Progress
 from handprop.search.executor import open_executor
 from handprop.search.halving import promote, rungs
 from handprop.search.points import Point, check_select, choose, group, rank_points
@@ -74,6 +75,7 @@ def search(
     threads: int = 1,
     scheduler: str | None = None,
     log: Log | None = None,
+    progress: Progress | None = None,
 ) -> SearchResult:
     """Search ``space`` around ``base_config`` (an attrs config record) stage by stage.
 
@@ -88,7 +90,8 @@ def search(
     ``select`` picks (:mod:`handprop.search.points`) over all stages is chosen; with
     ``final`` (config overrides, e.g. the final split), it is retrained by ``final_runner``
     (default: ``run_experiment`` into ``out_dir / "final"``). Tables, plot and
-    ``chosen.json`` are written to ``out_dir``.
+    ``chosen.json`` are written to ``out_dir``. ``progress`` sees each stage's (and rung's)
+    trials finish (:class:`~handprop.progress.Progress`).
     """
     if metric not in METRICS:
         raise ConfigError(f"metric = {metric!r}: must be one of {METRICS}")
@@ -108,8 +111,8 @@ def search(
         if stage.method == "halving"
     }
     out_dir = Path(out_dir)
-    _claim_folder(out_dir, base_config, space, stages, narrowing, metric, repeats, select, threads)
     runner = runner if runner is not None else TrainTrial(DataSource.resolve())
+    _claim_folder(out_dir, base_config, space, stages, narrowing, metric, repeats, select, threads)
     results_path = out_dir / "results.jsonl"
     records = read_results(results_path)
     say = log or (lambda line: None)
@@ -122,7 +125,9 @@ def search(
     )
     summaries: list[StageResult] = []
     with ResultsWriter(results_path) as writer, pool as ex:
-        trials = _Trials(ex, runner, base_config, repeats, metric, records, writer, say, threads)
+        trials = _Trials(
+            ex, runner, base_config, repeats, metric, records, writer, say, threads, progress
+        )
         current = space
         for number, stage in enumerate(stages, start=1):
             if summaries:
@@ -140,7 +145,7 @@ def search(
     if chosen is None:
         raise HandpropError(f"no trial completed; see {results_path}")
     result = SearchResult(out_dir, metric, tuple(summaries), chosen, None, select, repeats)
-    say(f"chosen ({select}): {_values_text(chosen.values)} ({metric} {_mean_text(chosen)})")
+    say(f"chosen ({select}): {values_text(chosen.values)} ({metric} {_mean_text(chosen)})")
     if final is not None:
         final_config = configure(configure(base_config, chosen.values), final)
         final_metrics = (final_runner or run_final)(final_config, out_dir / "final")
@@ -148,6 +153,22 @@ def search(
         say(f"final retrain: {result.final}")
     write_report(result)
     return result
+
+
+def planned_steps(base_config: TrainConfig, space: Space, stages: Sequence[Stage],
+                  repeats: int = 1) -> float:  # fmt: skip
+    """Training steps the search's trials plan (diverging trials stop earlier, a promoted
+    halving trial resumes its checkpoint: an upper estimate)."""
+    steps, cycles = base_config.planned_steps(), base_config.schedule.n_cycles
+    total = 0.0
+    for stage in stages:
+        if stage.method == "halving":
+            total += sum(kept * budget / cycles for budget, kept in rungs(stage, cycles)) * steps
+        else:
+            total += (
+                stage.n ** len(space.dimensions) if stage.method == "grid" else stage.n
+            ) * steps
+    return total * repeats
 
 
 def repeat_seed(seed: int, repeat: int) -> int:
@@ -179,6 +200,7 @@ class _Trials:
     writer: ResultsWriter
     say: Log
     threads: int
+    progress: Progress | None = None
 
     def run(
         self,
@@ -212,21 +234,40 @@ class _Trials:
             )
             futures[future] = (i, values, r, key)
         held: list[TrialRecord] = []  # failures that may all share one cause
+        if self.progress is not None:
+            self.progress.start(
+                f"stage {stage}" + (f" rung {rung}" if rung else ""),
+                len(keys),
+                done=len(keys) - len(futures),
+                unit="trial",
+                share=self._trial_steps(cycles),
+            )
         for future in as_completed(futures):
             i, values, r, key = futures[future]
             outcome, wall_time = future.result()
+            if self.progress is not None:
+                self.progress.advance()
             record = TrialRecord(key, stage, i, values, outcome, wall_time, r, rung, cycles)
             self.records[key] = record
             self.say(_trial_line(record, self.metric))
             held.append(record)
             if _common_error(held) is None:
                 self._append(held)
+        if self.progress is not None:
+            self.progress.close()
         records = [self.records[key] for *_, key in keys]
         error = _common_error(records)
         if error is not None:
             raise HandpropError(f"stage {stage}: all {len(records)} trials failed with {error}")
         self._append(held)
         return records
+
+    def _trial_steps(self, cycles: int) -> float:
+        """Planned training steps of one trial (``cycles``: a halving rung's budget)."""
+        if not isinstance(self.base_config, TrainConfig):
+            return 1.0
+        steps = self.base_config.planned_steps()
+        return steps * cycles / self.base_config.schedule.n_cycles if cycles else steps
 
     def _append(self, records: list[TrialRecord]) -> None:
         """Append ``records`` to the results file and empty the list."""
@@ -344,7 +385,8 @@ def _same_config(stored: Any, base_config: Any) -> bool:
         return False
 
 
-def _values_text(values: Values) -> str:
+def values_text(values: Values) -> str:
+    """``"lam=0.001, hidden=86"``: whole numbers print without a decimal point."""
     return ", ".join(f"{k}={v:.4g}" for k, v in values.items())
 
 
@@ -365,6 +407,6 @@ def _trial_line(record: TrialRecord, metric: str) -> str:
     where = f"stage {record.stage}" + (f" rung {record.rung}" if record.rung else "")
     repeat = f" repeat {record.repeat}" if record.repeat else ""
     return (
-        f"  {where} trial {record.trial}{repeat}: {_values_text(record.values)} "
+        f"  {where} trial {record.trial}{repeat}: {values_text(record.values)} "
         f"-> {result} ({record.wall_time:.1f} s)"
     )

@@ -22,7 +22,7 @@ import numpy as np
 from handprop.data import Cifar10, Splits, load_cifar10
 from handprop.data.dataset import Scheme
 from handprop.data.normalize import whitened_splits
-from handprop.data.source import KNOWN_HASH, URL, given
+from handprop.data.source import KNOWN_HASH, URL, cache_folder, cached, given
 from handprop.errors import ConfigError
 from handprop.search.executor import blas_threads, undo_malloc_trim
 from handprop.search.results import TrialOutcome
@@ -111,9 +111,12 @@ class DataSource:
 
     @classmethod
     def resolve(cls) -> DataSource:
-        """This process's source (``HANDPROP_DATA``, i.e. ``--data``), made absolute; the
-        default download when it names none."""
+        """This process's source (``--data``, ``HANDPROP_DATA`` or the recorded one), made
+        absolute; else the default download, fetched here into the cache first when the
+        cache holds no copy (so a missing copy fails before the search starts)."""
         found = given(None)
+        if found is None and cached(cache_folder()) is None:
+            load_cifar10(progress=True)
         return cls(str(Path(found.path).resolve()) if found else None)
 
 

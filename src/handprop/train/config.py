@@ -392,6 +392,18 @@ class TrainConfig:
         """Half-cycle length ``n_s`` for a training split of ``n_train`` images."""
         return self.schedule.n_s or max(1, 2 * (n_train // self.optimizer.batch_size))
 
+    def train_images(self) -> int:
+        """Training images of the config's CIFAR-10 split (``data_batch_1`` for ``batch1``,
+        the 50,000 less ``n_val`` for ``all``), cut to ``n_train``."""
+        d = self.data
+        available = N_TRAIN_IMAGES // 5 if d.split == "batch1" else N_TRAIN_IMAGES - d.n_val
+        return min(d.n_train, available) if d.n_train else available
+
+    def planned_steps(self) -> int:
+        """:meth:`total_steps` on the config's CIFAR-10 training split (an estimate of the
+        work before the data is loaded; a diverging run stops earlier)."""
+        return self.total_steps(self.train_images())
+
     def total_steps(self, n_train: int) -> int:
         """Number of SGD updates for a training split of ``n_train`` images; more than
         :data:`MAX_STEPS` is a :class:`ConfigError`."""

@@ -18,14 +18,13 @@ from handprop.atomic import save_npz_atomic
 from handprop.data import Cifar10, Splits, load_cifar10
 from handprop.data.dataset import Scheme
 from handprop.data.normalize import whitened_splits
-from handprop.data.source import cache_folder
+from handprop.data.source import cache_folder, given
 from handprop.data.whiten import Method, Whitening, covariance_eigen, whitening_from_eigen
 from handprop.errors import ConfigError, DataError
 from handprop.nn.params import Params, init_params
 from handprop.train.config import TrainConfig
 from handprop.train.state import INIT, stream
 
-DATA_ENV = "HANDPROP_DATA"
 log = logging.getLogger(__name__)
 
 
@@ -117,9 +116,9 @@ def _splits(*key: Any) -> Splits:
 
 
 def _key(config: TrainConfig) -> tuple[Any, ...]:
-    d = config.data
+    d, found = config.data, given(None)
     return (
-        os.environ.get(DATA_ENV), d.split, d.n_val, d.n_train, config.model.dtype,
+        None if found is None else str(found.path), d.split, d.n_val, d.n_train, config.model.dtype,
         d.whiten, d.whiten_eps,
     )  # fmt: skip
 
@@ -128,7 +127,8 @@ def load_data(config: TrainConfig) -> Splits:
     """Normalised (and, with ``data.whiten``, whitened) train / validation / test splits
     in the config's dtype; the whitening is fitted on the training split only.
 
-    Reads ``HANDPROP_DATA`` (see :func:`handprop.data.load_cifar10`); the archive
+    Reads ``--data`` / ``HANDPROP_DATA``, else the source recorded by ``handprop data use``
+    (see :func:`handprop.data.load_cifar10`); the archive
     and the last splits are cached for the life of the process, the whitening's
     eigendecomposition on disk (:func:`eigen_cached`).
     """

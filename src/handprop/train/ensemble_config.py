@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from handprop.errors import ConfigError
+from handprop.progress import Count, Progress
 from handprop.train.config import (
     ENSEMBLE_TABLE,
     TrainConfig,
@@ -101,7 +102,7 @@ def train_ensemble(
     out: str | Path,
     *,
     overrides: Sequence[str] = (),
-    progress: bool = True,
+    progress: bool | Progress = True,
     figures: Sequence[str] = ("png",),
 ) -> dict[str, Any]:
     """Train (or reuse, or resume) each member into :meth:`EnsembleConfig.member_folder`,
@@ -117,16 +118,23 @@ def train_ensemble(
 
     out = Path(out)
     configs = ensemble.members(overrides)  # refused before the folder is made
+    plans = [c.planned_steps() for c in configs]
+    meter = (  # each member's steps, and the ensemble's in all
+        Progress(overall=Count(ensemble.name or "ensemble", sum(plans)))
+        if progress is True
+        else progress
+    )
     with folder_lock(out):
         remove_temporaries(out)
-        folders, times = [], []
+        folders: list[Path] = []
+        times: list[float] = []
         for config in configs:
             folder = ensemble.member_folder(out, config.run.seed)
-            summary = run_experiment(
-                config, folder, resume=True, progress=progress, figures=figures
-            )
+            summary = run_experiment(config, folder, resume=True, progress=meter, figures=figures)
             if summary.status != "completed":
                 return {"status": summary.status, "member": str(folder)}
+            if isinstance(meter, Progress):  # reused and resumed members count in full
+                meter.reach(sum(plans[: len(folders) + 1]))
             folders.append(folder)
             times.append(summary.wall_time)
         result = evaluate_runs([load_run(f) for f in folders])
@@ -145,4 +153,6 @@ def train_ensemble(
             "members": members,  # the list, in place of the summary's count
         }
         write_json_atomic(out / METRICS_FILE, metrics)
+        if isinstance(meter, Progress):
+            meter.finish()
         return metrics

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import attrs
 import numpy as np
-from tqdm.auto import tqdm
 
 from handprop.data import Dataset, Splits
 from handprop.errors import ConfigError
@@ -32,6 +31,7 @@ from handprop.nn.layers import l2_penalty
 from handprop.nn.network import evaluate, training_gradients
 from handprop.nn.params import Grads, Params
 from handprop.optim import GradientTransformation, make_optimizer
+from handprop.progress import Progress
 from handprop.train import schedules
 from handprop.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from handprop.train.config import KEYS, TrainConfig, config_from_dict, config_to_dict
@@ -272,7 +272,7 @@ def train(
     config: TrainConfig,
     *,
     data: Splits | None = None,
-    progress: bool = False,
+    progress: bool | Progress = False,
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     on_step: Callable[[TrainState], object] | None = None,
@@ -285,7 +285,9 @@ def train(
     there and ends bit-identical to an uninterrupted run (also when ``n_cycles`` grew since
     the checkpoint: the run is extended to the longer schedule). A non-finite cost stops the
     run with status ``"diverged"`` and the step where it happened. ``on_step(state)``,
-    if given, sees each accepted state at the edge (e.g. to save snapshots).
+    if given, sees each accepted state at the edge (e.g. to save snapshots). ``progress``
+    reports the steps to a :class:`~handprop.progress.Progress` (``True``: a new one on
+    stderr: a bar on a terminal, periodic lines elsewhere).
     """
     data = load_data(config) if data is None else data
     _check_inputs(params, config, data)
@@ -315,7 +317,9 @@ def train(
 
     status: Status = "completed"
     diverged: int | None = None
-    bar = tqdm(total=total, initial=state.t, disable=not progress, unit="step", leave=False)
+    meter = progress if isinstance(progress, Progress) else Progress() if progress else None
+    if meter is not None:
+        meter.start(config.run.name or "training", total, done=state.t)
     # Divergence is detected from the cost, so overflow warnings would only be noise.
     with np.errstate(all="ignore"):
         # ``point`` is the last consistent (state, history) pair; it is replaced in one
@@ -327,7 +331,8 @@ def train(
                 if not math.isfinite(new.cost):
                     status, diverged = "diverged", t
                     break
-                bar.update()
+                if meter is not None:
+                    meter.advance()
                 hist = point[1]
                 if new.t % eval_every == 0 or new.t == total:
                     row = probe(new.params, new.t)
@@ -335,12 +340,12 @@ def train(
                         status, diverged = "diverged", t
                         break
                     hist = hist.append(row)
-                    bar.set_postfix(
-                        loss=f"{row.train_loss:.3f}",
-                        acc=f"{row.train_acc:.3f}",
-                        val_acc=f"{row.val_acc:.3f}",
-                        refresh=False,
-                    )
+                    if meter is not None:
+                        meter.postfix(
+                            loss=f"{row.train_loss:.3f}",
+                            acc=f"{row.train_acc:.3f}",
+                            val_acc=f"{row.val_acc:.3f}",
+                        )
                 point = (new, hist)
                 if on_step is not None:
                     on_step(new)
@@ -350,7 +355,8 @@ def train(
             status = "interrupted"
             checkpoint(point)
         finally:
-            bar.close()
+            if meter is not None:
+                meter.close()
     if diverged is not None:
         log.warning("diverged: non-finite cost at step %d", diverged)
     state, history = point

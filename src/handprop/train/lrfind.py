@@ -23,6 +23,7 @@ import numpy as np
 from handprop.atomic import write_text_atomic
 from handprop.data import Splits
 from handprop.errors import ConfigError
+from handprop.lock import folder_lock
 from handprop.train.config import MAX_STEPS, TrainConfig, save_config
 from handprop.train.data import initial_params, load_data
 from handprop.train.loop import make_step
@@ -175,11 +176,12 @@ def run_lr_find(
     config: TrainConfig, out_dir: str | Path, test: RangeTest, *, data: Splits | None = None
 ) -> LrFindResult:
     """Run the range test on ``config`` and write ``config.toml``, ``lrfind.json`` and
-    ``lrfind.png`` into ``out_dir``."""
+    ``lrfind.png`` into ``out_dir``, holding its lock (:func:`~handprop.lock.folder_lock`)."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(config, out / "config.toml")
-    result = lr_range_test(config, test, load_data(config) if data is None else data)
-    write_text_atomic(out / "lrfind.json", json.dumps(result.to_json(), indent=1) + "\n")
-    plot_lr_find(result, out / "lrfind.png")
-    return result
+    with folder_lock(out):
+        data = load_data(config) if data is None else data
+        save_config(config, out / "config.toml")
+        result = lr_range_test(config, test, data)
+        write_text_atomic(out / "lrfind.json", json.dumps(result.to_json(), indent=1) + "\n")
+        plot_lr_find(result, out / "lrfind.png")
+        return result

@@ -41,6 +41,7 @@ from handprop.errors import ConfigError, DataError
 from handprop.lock import folder_lock
 from handprop.nn.network import evaluate
 from handprop.nn.params import Params
+from handprop.progress import Progress
 from handprop.train.checkpoint import (
     CHECKPOINT_JSON,
     Checkpoint,
@@ -256,7 +257,7 @@ def run_experiment(
     data: Splits | None = None,
     whitening: Whitening | None = None,
     resume: bool = False,
-    progress: bool = True,
+    progress: bool | Progress = True,
     figures: Sequence[str] = ("png",),
 ) -> RunSummary:
     """Train ``config`` from its initial parameters and fill the run folder ``out_dir``.

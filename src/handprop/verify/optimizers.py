@@ -23,7 +23,7 @@ from handprop.nn.params import init_params
 from handprop.optim import apply_updates, make_optimizer
 from handprop.train.schedules import triangular
 
-#: Acceptance threshold of the optimiser checks (issue 11).
+#: Acceptance threshold of the optimiser checks.
 MAX_OPTIM_REL = 1e-12
 
 

@@ -10,10 +10,12 @@ import cattrs
 import numpy as np
 
 from handprop.tex import escape
-from handprop.verify.checks import GradError
+from handprop.verify.checks import MAX_TORCH_ABS, GradError
 
 _HEADER = ("Network", "Param", "Size", "Torch max abs", "Torch max rel")
 _FD_HEADER = ("FD coords", "FD max abs", "FD max rel")
+ZERO_MARK = "*"
+ZERO_CELL = "max abs g"
 
 
 def _cells(rows: Sequence[GradError], number: str) -> list[tuple[str, ...]]:
@@ -31,11 +33,29 @@ def _cells(rows: Sequence[GradError], number: str) -> list[tuple[str, ...]]:
     table = [_HEADER + (_FD_HEADER if with_fd else ())]
     for i, r in enumerate(rows):
         network = "" if i and rows[i - 1].case == r.case else r.case.label
-        cells: tuple[str, ...] = (network, r.param, str(r.size), fmt(r.torch_abs), fmt(r.torch_rel))
-        if with_fd:
-            cells += (str(r.fd_count) if r.fd_count else "-", fmt(r.fd_abs), fmt(r.fd_rel))
+        cells: tuple[str, ...]
+        if r.zero_abs is not None:  # compared absolutely: see zero_note
+            zero = f"{ZERO_CELL} {fmt(r.zero_abs)}"
+            cells = (network, f"{r.param} {ZERO_MARK}", str(r.size), fmt(r.torch_abs), zero)
+            cells += ("0", "-", "-") if with_fd else ()
+        else:
+            cells = (network, r.param, str(r.size), fmt(r.torch_abs), fmt(r.torch_rel))
+            if with_fd:
+                cells += (str(r.fd_count) if r.fd_count else "-", fmt(r.fd_abs), fmt(r.fd_rel))
         table.append(cells)
     return table
+
+
+def zero_note(rows: Sequence[GradError]) -> str | None:
+    """The note under a table with zero-gradient rows (None without them)."""
+    zeros = [r.zero_abs for r in rows if r.zero_abs is not None]
+    if not zeros:
+        return None
+    return (
+        f"{ZERO_MARK} zero in exact arithmetic (cancelled by the batch norm): its relative "
+        f"error is meaningless, so max |g| is compared with zero (largest {max(zeros):.1e}, "
+        f"tolerance {MAX_TORCH_ABS:g}); no finite differences, the cost does not depend on it"
+    )
 
 
 def to_text(rows: Sequence[GradError]) -> str:
@@ -47,7 +67,8 @@ def to_text(rows: Sequence[GradError]) -> str:
         for row in table
     ]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
+    note = zero_note(rows)
+    return "\n".join(lines if note is None else [*lines, "", note])
 
 
 def _tex_escape(text: str) -> str:
@@ -60,8 +81,17 @@ def to_latex(rows: Sequence[GradError]) -> str:
     spec = "ll" + "r" * (len(header) - 2)
     lines = [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
     for r in body:
-        lines.append(" & ".join(_tex_escape(c) if j < 2 else c for j, c in enumerate(r)) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
+        cells = [_tex_escape(c) if j < 2 else c for j, c in enumerate(r)]
+        cells = [c.replace(ZERO_MARK, r"$^\ast$").replace(ZERO_CELL, r"$\max|g|$") for c in cells]
+        lines.append(" & ".join(cells) + r" \\")
+    lines.append(r"\bottomrule")
+    note = zero_note(rows)
+    if note is not None:
+        text = escape(note).replace(ZERO_MARK, r"$^\ast$").replace("|g|", r"$|g|$")
+        lines.append(
+            rf"\multicolumn{{{len(header)}}}{{p{{0.9\linewidth}}}}{{\footnotesize {text}}} \\"
+        )
+    lines.append(r"\end{tabular}")
     return "\n".join(lines)
 
 
