@@ -48,7 +48,10 @@ def on_pre_build(config: Any, **_: Any) -> None:
         _write(page, results.results_markdown(folder, page.parent / "figures"))
     else:
         _write(page, _missing_results(folder))
-    _write(DOCS / "speed.md", results.speed_markdown(ROOT / "bench" / "speed" / "SPEED.md"))
+    speed = ROOT / "bench" / "speed"
+    _write(DOCS / "speed" / "index.md", results.speed_markdown(speed / "SPEED.md"))
+    for png in speed.glob("*.png"):
+        shutil.copyfile(png, DOCS / "speed" / png.name)
     for source in sorted((DOCS / "tutorials").glob("*.py")):
         page = source.with_suffix(".md")
         if os.environ.get("HANDPROP_DOCS_REUSE") and page.is_file():
