@@ -1,8 +1,6 @@
 // MathJax 2, served from the site itself: the math written by pymdownx.arithmatex.
 window.MathJax = {
-  jax: ["input/TeX", "output/SVG"],
-  extensions: ["tex2jax.js"],
-  TeX: { extensions: ["AMSmath.js", "AMSsymbols.js"] },
+  config: ["TeX-AMS-MML_HTMLorMML-full.js"],
   tex2jax: {
     inlineMath: [["\\(", "\\)"]],
     displayMath: [["\\[", "\\]"]],
@@ -11,7 +9,7 @@ window.MathJax = {
     ignoreClass: ".*",
     processClass: "arithmatex",
   },
-  SVG: { font: "TeX" },
+  "HTML-CSS": { availableFonts: ["STIX"], preferredFont: "STIX", webFont: "STIX-Web", imageFont: null },
   showMathMenu: false,
   messageStyle: "none",
 };
