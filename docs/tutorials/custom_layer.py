@@ -7,7 +7,7 @@
 # leaky ReLU, $\text{out} = \max(x, \alpha x)$ with $0 < \alpha < 1$, whose derivative is
 # $1$ where $x > 0$ and $\alpha$ elsewhere:
 #
-# $$\frac{\partial \ell}{\partial x} = G \odot \big(\mathbb{1}[x > 0] + \alpha\,\mathbb{1}[x \le 0]\big).$$
+# $$\frac{\partial \ell}{\partial x} = G \odot \big(\mathbf{1}[x > 0] + \alpha\,\mathbf{1}[x \le 0]\big).$$
 
 # %%
 import os

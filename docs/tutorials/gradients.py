@@ -70,7 +70,7 @@ def report(name, **errors):
 # %% [markdown]
 # ## Affine: $\text{out} = xW + b$
 #
-# With $x \in \mathbb{R}^{n\times d}$, $W \in \mathbb{R}^{d\times m}$ and
+# With $x \in \mathbf{R}^{n\times d}$, $W \in \mathbf{R}^{d\times m}$ and
 # $\text{out}_{ij} = \sum_k x_{ik} W_{kj} + b_j$:
 #
 # $$\frac{\partial \ell}{\partial W_{kj}} = \sum_i G_{ij}\, x_{ik}
@@ -111,8 +111,8 @@ report(
 # %% [markdown]
 # ## ReLU: $\text{out} = \max(x, 0)$
 #
-# Element-wise, $\partial \max(x,0)/\partial x = \mathbb{1}[x > 0]$, so
-# $\frac{\partial \ell}{\partial x} = G \odot \mathbb{1}[x > 0]$. The output is positive exactly
+# Element-wise, $\partial \max(x,0)/\partial x = \mathbf{1}[x > 0]$, so
+# $\frac{\partial \ell}{\partial x} = G \odot \mathbf{1}[x > 0]$. The output is positive exactly
 # where the input is, so the forward pass caches its output and backward needs nothing else.
 
 # %%
@@ -135,7 +135,7 @@ report(
 # %% [markdown]
 # ## Softmax cross-entropy, with label smoothing
 #
-# With scores $s \in \mathbb{R}^{n\times K}$, $P = \operatorname{softmax}(s)$ row-wise and
+# With scores $s \in \mathbf{R}^{n\times K}$, $P = \operatorname{softmax}(s)$ row-wise and
 # targets $t_i = (1-\varepsilon)\,\text{onehot}(y_i) + \varepsilon/K$ (label smoothing
 # $\varepsilon$; $\varepsilon = 0$ is the plain loss):
 #

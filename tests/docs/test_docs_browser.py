@@ -26,7 +26,7 @@ PAGES = (
     "speed/index.html",
 )
 SHOTS = Path(__file__).resolve().parents[2] / "docs-screenshots"
-RAW_MATH = re.compile(r"\\frac|\\partial|\\\(|\\\[|\$[^$\s][^$]*\$")
+RAW_MATH = re.compile(r"\\frac|\\partial|\\\(|\\\[|\$[^$\n]*\\[A-Za-z]+[^$\n]*\$")
 #: MathJax 2's HTML-CSS output declares a placeholder font at about:blank to detect when its
 #: web fonts have loaded; Chromium logs the refused load, which changes nothing on the page.
 MATHJAX_BLANK_FONT = re.compile(r"^(?:\S+ - Access to font at 'about:blank'|about:blank - Failed)")
