@@ -79,6 +79,8 @@ def read_json(path: str | Path, what: str = "file") -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise DataError(f"{what} {path} is unreadable ({err}); delete or restore it") from None
+    except RecursionError:
+        raise DataError(f"{what} {path} is nested too deeply; delete or restore it") from None
 
 
 def read_json_object(path: str | Path, what: str = "file") -> dict[str, Any]:

@@ -62,7 +62,7 @@ TRAINING_CONFIGS = training_config_names()
         ("fill", "mirror", "augment.fill must be one of zero, keep"),
         ("split", "batch2", "data.split must be one of batch1, all"),
         ("flip", 1, "augment.flip must be true or false"),
-        ("name", 3, "run.name must be a string, got 3"),
+        ("name", 3, "run.name must be a string of Unicode text, got 3"),
         ("hidden", (50, 0), "model.hidden must be a list of hidden layer sizes"),
         ("n_val", 50_000, "data.n_val must be an integer in [1, 49999]"),
         ("seed", -1, "run.seed must be an integer in [0, 9223372036854775807]"),

@@ -8,7 +8,6 @@ import pytest
 from train_fakes import pixel_cifar, pixel_splits
 
 from handprop.cli import main
-from handprop.data import Dataset
 from handprop.data.whiten import Whitening, apply_whitening, save_whitening
 from handprop.errors import ConfigError, DataError
 from handprop.nn import params_equal
@@ -65,7 +64,7 @@ def test_stored_transform_reproduces_the_training_inputs(cifar, tmp_path, dtype)
 
 
 def test_whitening_is_applied_when_the_run_has_it(splits, cifar, tmp_path):
-    folder = _run(tmp_path, "run", splits)
+    folder = _run(tmp_path, "run", splits, whiten="pca", whiten_eps=0.5)
     rng = np.random.default_rng(0)  # any (d, k) matrix: eigh of 3072 x 3072 is slow here
     w = Whitening(rng.standard_normal(3072) * 0.1, rng.standard_normal((3072, 40)), "pca", 0.5)
     save_whitening(w, folder / "whitening.npz")
@@ -157,9 +156,9 @@ def test_different_normalisation_or_classes_are_refused(pixel_data, tmp_path, ca
     assert main(["evaluate", str(a), str(b)]) == 2
     assert f"cannot ensemble {a} and {b}: they differ in normalisation" in capsys.readouterr().err
     run_a, run_b = load_run(a), load_run(b)
-    train = pixel_data.train
-    renamed = Dataset(train.X, train.y, ("x", *train.class_names[1:]))
-    run_b = attrs.evolve(run_b, data=attrs.evolve(pixel_data, train=renamed))
+    assert run_b.transform is not None
+    names = ("x", *run_b.class_names[1:])  # the names the run stored, not its data's
+    run_b = attrs.evolve(run_b, transform=attrs.evolve(run_b.transform, class_names=names))
     with pytest.raises(ConfigError, match="they differ in class names"):
         check_compatible([run_a, run_b])
 

@@ -10,7 +10,7 @@ import pytest
 
 from handprop.cli import main
 from handprop.errors import ConfigError
-from handprop.train import config_from_dict
+from handprop.train import config_from_dict, load_config
 from handprop.train.lrfind import RangeTest, lr_range_test, run_lr_find
 
 CONFIG = config_from_dict(dict(hidden=(16,), seed=1))
@@ -72,7 +72,7 @@ def test_run_folder_holds_config_json_and_plot(tmp_path, splits32):
     assert saved["eta_max"] == result.eta_max and saved["rule"] == result.test.rule
     assert len(saved["eta"]) == len(saved["smoothed_loss"]) == len(result.etas)
     assert (tmp_path / "run" / "lrfind.png").stat().st_size > 0
-    assert "hidden = [16]" in (tmp_path / "run" / "config.toml").read_text()
+    assert load_config(tmp_path / "run" / "config.toml").model.hidden == (16,)
     assert not list((tmp_path / "run").glob("*.tmp"))
 
 

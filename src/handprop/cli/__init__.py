@@ -12,6 +12,7 @@ import argparse
 import importlib
 import os
 import pkgutil
+import shlex
 import sys
 from collections.abc import Sequence
 
@@ -37,6 +38,27 @@ def add_set_option(parser: argparse.ArgumentParser, what: str) -> None:
         help=f"override a field of {what}, value in TOML syntax (repeatable): "
         "--set optimizer.lam=0.002, or by its bare name where unambiguous: --set lam=0.002",
     )
+
+
+def command_line(args: argparse.Namespace, *words: str) -> str:
+    """``handprop [--data PATH] [--no-cache] WORDS...`` for the shell, each word quoted."""
+    line = ["handprop"]
+    if args.data:
+        line += ["--data", args.data]
+    if args.no_cache:
+        line.append("--no-cache")
+    return shlex.join([*line, *words])
+
+
+def resume_words(args: argparse.Namespace, out: object) -> list[str]:
+    """``--config C --set K=V ... --out OUT`` and the display flags of a training command."""
+    words = ["--config", args.config]
+    for assignment in args.set:
+        words += ["--set", assignment]
+    words += ["--out", str(out)]
+    words += [flag for flag, on in (("--no-progress", args.no_progress),
+                                    ("--no-figures", args.no_figures)) if on]  # fmt: skip
+    return words
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from handprop.cli import add_config_options
+from handprop.cli import add_config_options, command_line, resume_words
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +40,10 @@ def run(args: argparse.Namespace) -> int:
     )
     if metrics["status"] != "completed":
         print(f"{ensemble.name}: member {metrics['member']} {metrics['status']}")
-        return 130 if metrics["status"] == "interrupted" else 1
+        if metrics["status"] == "interrupted":
+            print(f"resume with: {command_line(args, 'ensemble', *resume_words(args, args.out))}")
+            return 130
+        return 1
     for m in metrics["members"]:
         print(
             f"member {m['folder']}: validation {100 * m['val_acc']:.2f} %  "

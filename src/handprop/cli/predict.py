@@ -51,15 +51,10 @@ def run(args: argparse.Namespace) -> int:
             if not (folder / name).is_file():
                 raise ConfigError(f"{folder} is not a finished run folder: {name} is missing")
         config = load_config(folder / CONFIG_FILE)
-        transform = load_input_transform(folder)
+        transform = load_input_transform(folder, config)
         if names is not None and transform.class_names != names:
             raise ConfigError(
                 f"cannot ensemble {folders[0]} and {folder}: they differ in class names"
-            )
-        if transform.dtype != config.model.dtype:
-            raise ConfigError(
-                f"{folder}: its normalisation is {transform.dtype}, its config "
-                f"model.dtype {config.model.dtype}"
             )
         names = transform.class_names
         sizes = (transform.n_inputs, *config.model.hidden, len(names))

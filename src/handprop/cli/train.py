@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from handprop.cli import add_config_options
+from handprop.cli import add_config_options, command_line, resume_words
 from handprop.train.config import load_config, training_config_names
 
 DEFAULT_ROOT = Path("runs")
@@ -34,6 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def resume_command(args: argparse.Namespace, out: Path | None = None) -> str:
+    """The shell command (quoted) that resumes the run of ``args`` in ``out``."""
+    return command_line(args, "train", *resume_words(args, out or args.out), "--resume")
+
+
 def run(args: argparse.Namespace) -> int:
     from handprop.train.rundir import run_experiment, run_folder
 
@@ -53,7 +58,6 @@ def run(args: argparse.Namespace) -> int:
         f"best val accuracy {100 * summary.best_val_acc:.2f} % | run folder {out}"
     )
     if summary.status == "interrupted":
-        sets = "".join(f" --set {a}" for a in args.set)
-        print(f"resume with: handprop train --config {args.config}{sets} --out {out} --resume")
+        print(f"resume with: {resume_command(args, out)}")
         return 130
     return 1 if summary.status == "diverged" else 0

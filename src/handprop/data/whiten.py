@@ -193,6 +193,16 @@ def load_whitening(path: str | Path) -> Whitening:
         with np.load(path, allow_pickle=False) as npz:
             if sorted(npz.files) != sorted(_FIELDS):
                 raise ValueError(f"expected arrays {sorted(_FIELDS)}, found {sorted(npz.files)}")
-            return Whitening(npz["mean"], npz["matrix"], str(npz["method"]), float(npz["eps"]))
-    except (OSError, ValueError, KeyError) as err:
+            mean, matrix = npz["mean"], npz["matrix"]
+            method, eps = str(npz["method"]), float(npz["eps"])
+    except (OSError, ValueError, KeyError, EOFError) as err:
         raise DataError(f"whitening file {path} is unreadable ({err}); fit it again") from None
+    for name, a in (("mean", mean), ("matrix", matrix)):
+        if a.dtype != np.float64:
+            raise DataError(f"whitening file {path} is invalid: {name} is {a.dtype}, not float64")
+        if not np.isfinite(a).all():
+            raise DataError(f"whitening file {path} is invalid: {name} holds NaN or inf")
+    try:
+        return Whitening(mean, matrix, method, eps)
+    except (ValueError, ConfigError) as err:
+        raise DataError(f"whitening file {path} is invalid: {err}") from None

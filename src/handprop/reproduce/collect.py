@@ -60,6 +60,8 @@ def _config(folder: Path) -> dict[str, Any]:
             values = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
             raise DataError(f"config {path} is unreadable ({err}); delete or restore it") from None
+        except RecursionError:
+            raise DataError(f"config {path} is nested too deeply; delete or restore it") from None
     elif (definition := folder / "search.json").is_file():
         values = dict(read_json_object(definition, "search definition").get("base_config", {}))
     else:

@@ -124,6 +124,8 @@ def _read(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
         table = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise ConfigError(f"{path}: cannot read search config ({err})") from err
+    except RecursionError:
+        raise ConfigError(f"{path}: cannot read search config (nested too deeply)") from None
     _check_keys(path, "", table)
     for section in ("base", "final"):
         _check_keys(path, section, _table(path, table, section))

@@ -12,7 +12,6 @@ and the allowed range.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -22,7 +21,10 @@ from typing import Any, ClassVar, Literal, get_origin
 
 import attrs
 import cattrs
+import numpy as np
+import tomli_w
 
+from handprop.atomic import write_text_atomic
 from handprop.data.dataset import Scheme
 from handprop.data.whiten import METHODS as WHITEN_METHODS
 from handprop.errors import ConfigError
@@ -40,6 +42,12 @@ WHITENINGS: tuple[str, ...] = ("none", *WHITEN_METHODS)
 #: Images in the CIFAR-10 training batches (upper bound for ``n_val``).
 N_TRAIN_IMAGES = 50_000
 IMAGE_SIDE = 32
+#: Images in one CIFAR-10 batch (the ``batch1`` training split).
+BATCH_IMAGES = 10_000
+#: The most update steps a run may take: a billion, about twelve days at 1 ms per step.
+MAX_STEPS = 10**9
+#: The most snapshots a run may take (each is a parameter file).
+MAX_SNAPSHOTS = 1000
 
 DtypeName = Literal["float32", "float64"]
 ScheduleName = Literal["constant", "triangular", "triangular2", "exp_range"]
@@ -108,8 +116,19 @@ def _one_of(choices: tuple[str, ...]) -> Validator:
     return _attrs_rule(f"one of {', '.join(choices)}", attrs.validators.in_(choices))
 
 
+def _is_text(value: object) -> bool:
+    """A string that UTF-8 can encode (no lone surrogates, which no TOML file can hold)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 _is_bool = _attrs_rule("true or false", attrs.validators.instance_of(bool))
-_is_str = _attrs_rule("a string", attrs.validators.instance_of(str))
+_is_str = _rule("a string of Unicode text", _is_text)
 
 
 def _to_float(value: Any) -> Any:
@@ -272,6 +291,7 @@ class TrainConfig:
     run: RunConfig = attrs.field(factory=RunConfig)
 
     def __attrs_post_init__(self) -> None:
+        self._check_floats_in_dtype()
         s = self.schedule
         if s.eta_min > s.eta_max:
             raise ConfigError(
@@ -287,6 +307,12 @@ class TrainConfig:
             raise ConfigError(
                 f"run.snapshots must be true, false or an integer in [0, schedule.n_cycles = "
                 f"{s.n_cycles}], got {snapshots!r}"
+            )
+        count = s.n_cycles if snapshots is True else snapshots
+        if count > MAX_SNAPSHOTS:
+            raise ConfigError(
+                f"run.snapshots would take {count:,} snapshots (one parameter file per cycle), "
+                f"more than the {MAX_SNAPSHOTS:,} a run may take; give their number"
             )
         if snapshots and s.kind == "constant":
             raise ConfigError(
@@ -318,6 +344,43 @@ class TrainConfig:
                 "data.whiten = pca cannot be combined with flips, translations or "
                 "augment.tta: they act on images (use zca)"
             )
+        self.total_steps(self.max_train_images())
+
+    def _check_floats_in_dtype(self) -> None:
+        """Every float field is a finite number of ``model.dtype`` that still passes its
+        own range check once rounded to it; a nonzero value stays a normal number."""
+        dtype = np.dtype(self.model.dtype)
+        info = np.finfo(dtype)
+        for record in (self.model, self.data, self.augment, self.schedule, self.optimizer):
+            for field in attrs.fields(type(record)):
+                if field.converter is not _to_float:
+                    continue
+                value, key = getattr(record, field.name), _key(record, field)
+                with np.errstate(over="ignore"):
+                    cast = float(dtype.type(value))
+                if not math.isfinite(cast):
+                    raise ConfigError(
+                        f"{key} = {value!r} overflows {dtype} (model.dtype; its largest "
+                        f"number is {info.max:.4g})"
+                    )
+                if value != 0 and abs(cast) < info.tiny:
+                    raise ConfigError(
+                        f"{key} = {value!r} underflows {dtype} (model.dtype; a nonzero value "
+                        f"must be at least {info.tiny:.4g})"
+                    )
+                try:
+                    assert field.validator is not None
+                    field.validator(record, field, cast)
+                except ConfigError as err:
+                    raise ConfigError(
+                        f"{key} = {value!r} rounds to {cast!r} in {dtype} (model.dtype): {err}"
+                    ) from None
+
+    def max_train_images(self) -> int:
+        """The largest training split ``data`` can give on CIFAR-10."""
+        d = self.data
+        most = BATCH_IMAGES if d.split == "batch1" else N_TRAIN_IMAGES - d.n_val
+        return min(most, d.n_train) if d.n_train else most
 
     @property
     def augments(self) -> bool:
@@ -330,10 +393,22 @@ class TrainConfig:
         return self.schedule.n_s or max(1, 2 * (n_train // self.optimizer.batch_size))
 
     def total_steps(self, n_train: int) -> int:
-        """Number of SGD updates for a training split of ``n_train`` images."""
-        if self.schedule.kind == "constant":
-            return max(1, self.schedule.epochs * n_train // self.optimizer.batch_size)
-        return 2 * self.step_size(n_train) * self.schedule.n_cycles
+        """Number of SGD updates for a training split of ``n_train`` images; more than
+        :data:`MAX_STEPS` is a :class:`ConfigError`."""
+        s = self.schedule
+        if s.kind == "constant":
+            total = max(1, s.epochs * n_train // self.optimizer.batch_size)
+            length = f"schedule.epochs = {s.epochs}"
+        else:
+            total = 2 * self.step_size(n_train) * s.n_cycles
+            length = f"schedule.n_s = {s.n_s} and schedule.n_cycles = {s.n_cycles}"
+        if total > MAX_STEPS:
+            raise ConfigError(
+                f"{length} make a run of {total:,} steps (with optimizer.batch_size = "
+                f"{self.optimizer.batch_size} on {n_train:,} training images), more than the "
+                f"{MAX_STEPS:,} steps a run can take"
+            )
+        return total
 
     def snapshot_steps(self, n_train: int) -> tuple[int, ...]:
         """Step counts after which snapshots are taken: the ends of the last
@@ -371,7 +446,13 @@ class TrainConfig:
     def with_overrides(self, assignments: Iterable[str]) -> TrainConfig:
         """A copy with ``["key=value", ...]`` applied; values are TOML (``lam=1e-3``,
         ``model.hidden=[256]``, ``flip=true``) or bare strings (``fill=keep``)."""
-        return self.with_values(dict(_parse_assignment(a) for a in assignments))
+        values: dict[str, Any] = {}
+        spelled: dict[str, str] = {}
+        for assignment in assignments:
+            key, value = _parse_assignment(assignment)
+            _refuse_twice(resolve_key(key), key, spelled)
+            values[key] = value
+        return self.with_values(values)
 
 
 #: The records of :class:`TrainConfig` by table name, in file order.
@@ -434,9 +515,20 @@ _converter.register_structure_hook_func(
 )
 
 
+def _refuse_twice(dotted: str, key: str, spelled: dict[str, str]) -> None:
+    """Record that ``key`` sets ``dotted``; a second setting of it is a :class:`ConfigError`."""
+    if dotted in spelled:
+        raise ConfigError(
+            f"config key {dotted} is given twice ({spelled[dotted]} and {key}); give it once"
+        )
+    spelled[dotted] = key
+
+
 def _nest(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """``{table: {name: value}}`` from nested tables, dotted keys or bare (flat) keys."""
+    """``{table: {name: value}}`` from nested tables, dotted keys or bare (flat) keys; a
+    field set twice (``lam`` and ``[optimizer] lam``) is a :class:`ConfigError`."""
     nested: dict[str, dict[str, Any]] = {table: {} for table in TABLES}
+    spelled: dict[str, str] = {}
     unknown = []
     for key, value in values.items():
         if key in TABLES and isinstance(value, Mapping):
@@ -449,6 +541,7 @@ def _nest(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             except ConfigError:
                 unknown.append(item)
                 continue
+            _refuse_twice(f"{table}.{name}", item, spelled)
             nested[table][name] = v
     if unknown:
         raise ConfigError(
@@ -496,6 +589,8 @@ def _parse_assignment(assignment: str) -> tuple[str, Any]:
         return key, tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         return key, text.strip()
+    except RecursionError:
+        raise ConfigError(f"override of {key}: the value is nested too deeply") from None
 
 
 #: The table that makes a TOML file an ensemble config.
@@ -537,10 +632,18 @@ def read_toml(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
                 f"{', '.join(packaged_config_names())} (or give a path to a .toml file)"
             )
         text, stem = resource.read_text(encoding="utf-8"), str(name_or_path)
+    return parse_toml(text, f"config {str(name_or_path)!r}"), stem
+
+
+def parse_toml(text: str, what: str) -> dict[str, Any]:
+    """The tables of the TOML ``text``; invalid or too deeply nested TOML is a
+    :class:`ConfigError` naming ``what``."""
     try:
-        return tomllib.loads(text), stem
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"config {str(name_or_path)!r} is not valid TOML: {err}") from None
+        raise ConfigError(f"{what} is not valid TOML: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"{what} is nested too deeply to be a config") from None
 
 
 def load_config(name_or_path: str | Path) -> TrainConfig:
@@ -562,24 +665,13 @@ def load_config(name_or_path: str | Path) -> TrainConfig:
     return config if config.run.name else config.with_values({"run.name": stem})
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return repr(value)
-
-
 def config_to_toml(config: TrainConfig) -> str:
-    """The resolved config as TOML text: one table per record, every field in order."""
-    return "\n".join(
-        f"[{table}]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in fields.items())
-        for table, fields in config_to_dict(config).items()
-    )
+    """The resolved config as TOML text: one table per record, every field in order.
+
+    Written by ``tomli_w``, so every string (any Unicode text) reads back unchanged."""
+    return tomli_w.dumps(config_to_dict(config))
 
 
 def save_config(config: TrainConfig, path: str | Path) -> None:
-    """Write :func:`config_to_toml` to ``path``."""
-    Path(path).write_text(config_to_toml(config), encoding="utf-8")
+    """Write :func:`config_to_toml` to ``path`` atomically."""
+    write_text_atomic(Path(path), config_to_toml(config))

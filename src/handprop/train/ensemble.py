@@ -3,8 +3,9 @@
 A member is one parameter file of a run folder: ``params.npz``, or with ``snapshots`` each
 ``snapshots/params-cycleK.npz``. Runs are ensembled only if they classify the same inputs
 into the same classes: same data split (``data.split``, ``data.n_val``, ``data.n_train``),
-input dtype, class names and stored normalisation; otherwise a :class:`ConfigError`
-names the two runs and the difference.
+input dtype, stored class names and stored normalisation; otherwise a :class:`ConfigError`
+names the two runs and the difference. A run's stored input transform (if it has one) is
+checked against its config and its data (:func:`~handprop.train.inputs.load_input_transform`).
 """
 
 from __future__ import annotations
@@ -17,13 +18,18 @@ import attrs
 import numpy as np
 
 from handprop.data import Normalizer, Splits
-from handprop.errors import ConfigError
+from handprop.errors import ConfigError, DataError
 from handprop.nn import layers as L
 from handprop.nn.network import scores
 from handprop.nn.params import Params
 from handprop.train.config import TrainConfig, load_config
 from handprop.train.data import load_data
-from handprop.train.inputs import NORMALIZATION_FILE, load_normalization
+from handprop.train.inputs import (
+    NORMALIZATION_FILE,
+    WHITENING_FILE,
+    InputTransform,
+    load_input_transform,
+)
 from handprop.train.params_file import load_params
 from handprop.train.rundir import CONFIG_FILE, PARAMS_FILE
 from handprop.train.snapshots import SNAPSHOT_DIR, snapshot_files
@@ -41,6 +47,12 @@ class Run:
     config: TrainConfig
     data: Splits
     members: tuple[tuple[str, Params], ...]
+    transform: InputTransform | None = None
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The class names the run stored (those of its data if it stored none)."""
+        return self.data.train.class_names if self.transform is None else self.transform.class_names
 
 
 @attrs.frozen
@@ -86,10 +98,18 @@ def load_run(folder: str | Path, *, snapshots: bool = False) -> Run:
         if not (folder / name).is_file():
             raise ConfigError(f"{folder} is not a finished run folder: {name} is missing")
     config = load_config(folder / CONFIG_FILE)
+    transform = None
+    if (folder / NORMALIZATION_FILE).is_file() or (folder / WHITENING_FILE).exists():
+        transform = load_input_transform(folder, config)
     data = load_data(config)
+    if transform is not None and transform.class_names != data.train.class_names:
+        raise DataError(
+            f"{folder} stored the class names {list(transform.class_names)}, the data it is "
+            f"evaluated on has {list(data.train.class_names)}"
+        )
     if not snapshots:
         member = (str(folder), _member(folder / PARAMS_FILE, config, data))
-        return Run(folder, config, data, (member,))
+        return Run(folder, config, data, (member,), transform)
     files = snapshot_files(config, len(data.train.y), folder / SNAPSHOT_DIR)
     if not files:
         raise ConfigError(f"{folder} has no snapshots: its config has run.snapshots = false")
@@ -97,12 +117,7 @@ def load_run(folder: str | Path, *, snapshots: bool = False) -> Run:
         if not path.is_file():
             raise ConfigError(f"{folder} lacks the snapshot {path.name}")
     members = tuple((str(p), _member(p, config, data)) for p in files)
-    return Run(folder, config, data, members)
-
-
-def _stored_normalization(run: Run) -> Normalizer | None:
-    path = run.folder / NORMALIZATION_FILE
-    return load_normalization(path)[0] if path.is_file() else None
+    return Run(folder, config, data, members, transform)
 
 
 def _same(a: Normalizer, b: Normalizer) -> bool:
@@ -116,10 +131,9 @@ def _difference(a: Run, b: Run) -> str | None:
     for key in SAME_KEYS:
         if a.config.value(key) != b.config.value(key):
             return f"{key} ({a.config.value(key)!r} vs {b.config.value(key)!r})"
-    if a.data.train.class_names != b.data.train.class_names:
-        return f"class names ({a.data.train.class_names} vs {b.data.train.class_names})"
-    norm_a, norm_b = _stored_normalization(a), _stored_normalization(b)
-    if norm_a is not None and norm_b is not None and not _same(norm_a, norm_b):
+    if a.class_names != b.class_names:
+        return f"class names ({a.class_names} vs {b.class_names})"
+    if a.transform and b.transform and not _same(a.transform.normalizer, b.transform.normalizer):
         return "normalisation (the training split's mean and std: another data source?)"
     return None
 

@@ -22,7 +22,13 @@ from typing import Any
 import attrs
 
 from handprop.errors import ConfigError
-from handprop.train.config import ENSEMBLE_TABLE, TrainConfig, load_config, read_toml
+from handprop.train.config import (
+    ENSEMBLE_TABLE,
+    TrainConfig,
+    load_config,
+    read_toml,
+    resolve_key,
+)
 
 
 def _seeds(value: Any) -> tuple[int, ...]:
@@ -51,8 +57,15 @@ class EnsembleConfig:
     name: str = ""
 
     def members(self, overrides: Sequence[str] = ()) -> list[TrainConfig]:
-        """The members' training configs: ``config`` with ``overrides``, then each seed."""
+        """The members' training configs: ``config`` with ``overrides``, then each seed.
+
+        An override of ``run.seed`` is a :class:`ConfigError`: the seeds are the ensemble's."""
         base = load_config(self.config).with_overrides(overrides)
+        if any(resolve_key(a.partition("=")[0]) == "run.seed" for a in overrides):
+            raise ConfigError(
+                "an ensemble's members take their run.seed from ensemble.seeds; "
+                "set the seeds in the ensemble config, not with --set"
+            )
         return [base.with_values({"run.seed": seed}) for seed in self.seeds]
 
     def member_folder(self, out: Path, seed: int) -> Path:
@@ -103,10 +116,11 @@ def train_ensemble(
     from handprop.train.rundir import METRICS_FILE, run_experiment
 
     out = Path(out)
+    configs = ensemble.members(overrides)  # refused before the folder is made
     with folder_lock(out):
         remove_temporaries(out)
         folders, times = [], []
-        for config in ensemble.members(overrides):
+        for config in configs:
             folder = ensemble.member_folder(out, config.run.seed)
             summary = run_experiment(
                 config, folder, resume=True, progress=progress, figures=figures

@@ -23,7 +23,7 @@ import numpy as np
 from handprop.atomic import write_text_atomic
 from handprop.data import Splits
 from handprop.errors import ConfigError
-from handprop.train.config import TrainConfig, config_to_toml
+from handprop.train.config import MAX_STEPS, TrainConfig, save_config
 from handprop.train.data import initial_params, load_data
 from handprop.train.loop import make_step
 from handprop.train.state import TrainState
@@ -62,8 +62,12 @@ class RangeTest:
     def __attrs_post_init__(self) -> None:
         if self.start >= self.stop:
             raise ConfigError(f"start = {self.start:g} must be < stop = {self.stop:g}")
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 10:
-            raise ConfigError(f"steps = {self.steps!r}: must be an integer >= 10")
+        if (
+            isinstance(self.steps, bool)
+            or not isinstance(self.steps, int)
+            or not 10 <= self.steps <= MAX_STEPS
+        ):
+            raise ConfigError(f"steps = {self.steps!r}: must be an integer in [10, {MAX_STEPS:,}]")
         if not 0.0 <= self.beta < 1.0:
             raise ConfigError(f"beta = {self.beta!r}: must lie in [0, 1)")
 
@@ -174,7 +178,7 @@ def run_lr_find(
     ``lrfind.png`` into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "config.toml", config_to_toml(config))
+    save_config(config, out / "config.toml")
     result = lr_range_test(config, test, load_data(config) if data is None else data)
     write_text_atomic(out / "lrfind.json", json.dumps(result.to_json(), indent=1) + "\n")
     plot_lr_find(result, out / "lrfind.png")

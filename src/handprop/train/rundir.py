@@ -34,7 +34,6 @@ from handprop.atomic import (
     read_json_object,
     remove_temporaries,
     write_json_atomic,
-    write_text_atomic,
 )
 from handprop.data import Splits
 from handprop.data.whiten import Whitening, save_whitening
@@ -48,7 +47,7 @@ from handprop.train.checkpoint import (
     prune_checkpoint,
     save_checkpoint,
 )
-from handprop.train.config import TrainConfig, config_to_dict, config_to_toml, load_config
+from handprop.train.config import TrainConfig, config_to_dict, load_config, save_config
 from handprop.train.data import data_whitening, initial_params, load_data
 from handprop.train.history import History
 from handprop.train.inputs import NORMALIZATION_FILE, WHITENING_FILE, save_normalization
@@ -63,6 +62,8 @@ METRICS_FILE = "metrics.json"
 PARAMS_FILE = "params.npz"
 CHECKPOINT_DIR = "checkpoint"
 HISTORY_FILE = "history.json"
+#: The most points the schedule figure draws.
+MAX_SCHEDULE_POINTS = 4096
 #: Files whose presence means the folder holds a run's progress.
 PROGRESS_FILES = (METRICS_FILE, PARAMS_FILE, HISTORY_FILE, f"{CHECKPOINT_DIR}/{CHECKPOINT_JSON}")
 
@@ -117,18 +118,20 @@ def _figures(
     out: Path,
     config: TrainConfig,
     history: History,
+    taken: int,
     W1: np.ndarray | None,
     n_train: int,
     class_names: Sequence[str],
     formats: Sequence[str],
 ) -> None:
-    """curves, schedule and (if ``W1`` is given) weights, in each of ``formats``."""
+    """curves, schedule (over the ``taken`` steps run) and (if ``W1`` is given) weights,
+    in each of ``formats``."""
     from handprop import figures  # matplotlib is slow to import; only runs that draw pay
 
     x = "epoch" if config.schedule.kind == "constant" else "step"
     title = config.run.name or None
     schedule = config.make_schedule(n_train)
-    steps = np.arange(config.total_steps(n_train))
+    steps = schedule_points(config, n_train, taken)
     etas = np.array([schedule(int(t)) for t in steps])
     names = class_names if not config.model.hidden else None
     for fmt in formats:
@@ -136,6 +139,21 @@ def _figures(
         figures.plot_schedule(steps, etas, out / f"schedule.{fmt}")
         if W1 is not None:
             figures.plot_weights(W1, out / f"weights.{fmt}", class_names=names)
+
+
+def schedule_points(config: TrainConfig, n_train: int, steps: int) -> np.ndarray:
+    """The steps at which the schedule figure of a run that took ``steps`` steps is drawn:
+    every one up to :data:`MAX_SCHEDULE_POINTS`; beyond, evenly spread ones and, while
+    they fit, the corners of a cyclical schedule (every ``n_s`` steps)."""
+    if steps <= MAX_SCHEDULE_POINTS:
+        return np.arange(steps)
+    half = MAX_SCHEDULE_POINTS // 2
+    points = np.linspace(0, steps - 1, half).round().astype(np.int64)
+    if config.schedule.kind != "constant":
+        n_s = config.step_size(n_train)
+        if steps // n_s < half:
+            points = np.concatenate([points, np.arange(0, steps, n_s)])
+    return np.unique(points)
 
 
 def run_folder(root: Path, name: str) -> Path:
@@ -215,7 +233,14 @@ def _finish(
     if figures:
         weights = result.params.affine[0].W if finite else None
         _figures(
-            out, config, result.history, weights, len(data.train.y), data.train.class_names, figures
+            out,
+            config,
+            result.history,
+            result.steps,
+            weights,
+            len(data.train.y),
+            data.train.class_names,
+            figures,
         )
     if completed:
         shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
@@ -256,7 +281,7 @@ def run_experiment(
         if data is None:
             data, whitening = load_data(config), data_whitening(config)
         params = initial_params(config, data.train.X.shape[1], len(data.train.class_names))
-        write_text_atomic(out / CONFIG_FILE, config_to_toml(config))
+        save_config(config, out / CONFIG_FILE)
         if data.normalizer is not None:
             save_normalization(data.normalizer, data.train.class_names, out / NORMALIZATION_FILE)
         if whitening is not None:
