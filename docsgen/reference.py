@@ -50,8 +50,7 @@ def _option_rows(parser: argparse.ArgumentParser) -> list[str]:
         names = _escape(names)
         default = (
             ""
-            if action.default in (None, argparse.SUPPRESS, False, [])
-            or not action.option_strings
+            if action.default in (None, argparse.SUPPRESS, False, []) or not action.option_strings
             else f"`{action.default}`"
         )
         choices = f" (one of {', '.join(map(str, action.choices))})" if action.choices else ""

@@ -7,7 +7,8 @@
 # leaky ReLU, $\text{out} = \max(x, \alpha x)$ with $0 < \alpha < 1$, whose derivative is
 # $1$ where $x > 0$ and $\alpha$ elsewhere:
 #
-# $$\frac{\partial \ell}{\partial x} = G \odot \big(\mathbf{1}[x > 0] + \alpha\,\mathbf{1}[x \le 0]\big).$$
+# $$\frac{\partial \ell}{\partial x}
+#   = G \odot \big(\mathbf{1}[x > 0] + \alpha\,\mathbf{1}[x \le 0]\big).$$
 
 # %%
 import os
@@ -69,7 +70,9 @@ def cost_and_grads(params, X, y, lam):
 
 # %%
 rng = np.random.default_rng(0)
-p64 = hp.Params(tuple(hp.Layer(p.W.astype(np.float64), p.b.astype(np.float64)) for p in params.layers))
+p64 = hp.Params(
+    tuple(hp.Layer(p.W.astype(np.float64), p.b.astype(np.float64)) for p in params.layers)
+)
 X, y = data.train.X[:20].astype(np.float64), data.train.y[:20]
 _, grads = cost_and_grads(p64, X, y, 0.01)
 
@@ -116,4 +119,6 @@ for epoch in range(3 if SMALL else 10):
         )
     scores, _ = N.forward(params, data.val.X, sequence=sequence)
     val_acc = float(np.mean(scores.argmax(axis=1) == data.val.y))
-    print(f"epoch {epoch + 1}: last batch cost {cost:.3f}, validation accuracy {100 * val_acc:.1f} %")
+    print(
+        f"epoch {epoch + 1}: last batch cost {cost:.3f}, validation accuracy {100 * val_acc:.1f} %"
+    )

@@ -203,7 +203,8 @@ report(
 # $\hat G = \gamma G$, every $x_i$ reaching $\hat x_j$ through $\mu$ and $\sigma^2$ gives
 #
 # $$\frac{\partial \ell}{\partial x} = \frac{1}{\sqrt{\sigma^2+\epsilon}}
-#   \Big(\hat G - \operatorname{mean}_i \hat G - \hat x \,\operatorname{mean}_i(\hat G \odot \hat x)\Big).$$
+#   \Big(\hat G - \operatorname{mean}_i \hat G
+#   - \hat x \,\operatorname{mean}_i(\hat G \odot \hat x)\Big).$$
 #
 # The two subtracted means are the gradient flowing through the batch mean and through the
 # batch variance.

@@ -44,8 +44,13 @@ def browser():
     paths = _browser_paths()
     if paths is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("chromium and chromedriver are required in CI (apt-get install chromium chromium-driver)")
-        pytest.skip("chromium or chromedriver not installed (apt-get install chromium chromium-driver)")
+            pytest.fail(
+                "chromium and chromedriver are required in CI "
+                "(apt-get install chromium chromium-driver)"
+            )
+        pytest.skip(
+            "chromium or chromedriver not installed (apt-get install chromium chromium-driver)"
+        )
     webdriver = pytest.importorskip("selenium.webdriver")
     options = webdriver.ChromeOptions()
     options.binary_location = paths[0]

@@ -7,10 +7,10 @@ import re
 import pytest
 
 pytest.importorskip("mkdocs")
-from docsgen import reference, results  # noqa: E402
+from docsgen import reference, results
 
-from handprop.cli import build_parser  # noqa: E402
-from handprop.train.config import KEYS  # noqa: E402
+from handprop.cli import build_parser
+from handprop.train.config import KEYS
 
 
 def test_every_command_and_option_is_in_the_cli_reference():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("mkdocs")
-from docsgen import results  # noqa: E402
+from docsgen import results
 
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
