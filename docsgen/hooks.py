@@ -13,6 +13,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
+from mkdocs.exceptions import PluginError  # noqa: E402
+
 from docsgen import notebooks, reference, results  # noqa: E402
 
 DOCS = ROOT / "docs"
@@ -30,24 +32,18 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-def _missing_results(folder: Path) -> str:
-    return (
-        "# Results\n\nThis site was built without a results folder (looked in "
-        f"`{folder.name}`). Build it with `HANDPROP_DOCS_RESULTS=FOLDER mkdocs build`, "
-        "FOLDER written by `handprop reproduce`.\n"
-    )
-
-
 def on_pre_build(config: Any, **_: Any) -> None:
     os.environ.setdefault("HANDPROP_DOCS_RESULTS", str(results_folder()))
     _write(DOCS / "reference" / "cli.md", reference.cli_markdown())
     _write(DOCS / "reference" / "config.md", reference.config_markdown())
     folder = results_folder()
+    if not (folder / "results.md").is_file():
+        raise PluginError(
+            f"no results folder at {folder}: set HANDPROP_DOCS_RESULTS to a folder written by "
+            "handprop reproduce (e.g. handprop reproduce --suite smoke --out .ci-results)"
+        )
     page = DOCS / "results" / "index.md"
-    if (folder / "results.md").is_file():
-        _write(page, results.results_markdown(folder, page.parent / "figures"))
-    else:
-        _write(page, _missing_results(folder))
+    _write(page, results.results_markdown(folder, page.parent / "figures"))
     speed = ROOT / "bench" / "speed"
     _write(DOCS / "speed" / "index.md", results.speed_markdown(speed / "SPEED.md"))
     for png in speed.glob("*.png"):
