@@ -1,0 +1,1 @@
+"""Builds the generated pages of the docs site (run by MkDocs through :mod:`docsgen.hooks`)."""
