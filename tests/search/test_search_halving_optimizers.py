@@ -17,7 +17,7 @@ from handprop.train.checkpoint import load_checkpoint
 from handprop.train.loop import optimizer
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
-from train_fakes import synthetic_splits  # noqa: E402
+from train_fakes import synthetic_splits
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam", "adamw"]
 
@@ -87,8 +87,9 @@ def test_a_rerun_runs_recorded_errors_again_and_completes_after_the_fix(tmp_path
 
     space = Space([Dimension("lam", 1e-5, 1e-3)])  # 1e-5 raises in fake_runner, 1e-3 passes
     stage = [Stage("grid", 2)]
-    first = search(FakeConfig(), space, out_dir=tmp_path, stages=stage, runner=fake_runner,
-                   workers=0)  # fmt: skip  (one raises, one passes: both recorded)
+    first = search(
+        FakeConfig(), space, out_dir=tmp_path, stages=stage, runner=fake_runner, workers=0
+    )  # fmt: skip  (one raises, one passes: both recorded)
     assert {r.outcome.status for r in first.stages[0].records} == {"error", "completed"}
 
     def fixed(config):
