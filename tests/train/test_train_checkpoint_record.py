@@ -60,7 +60,7 @@ def test_a_bad_step_is_one_line_for_train_resume(interrupted, capsys, step):
 
 @pytest.mark.parametrize("step", BAD_STEPS)
 def test_a_bad_step_is_a_data_error_for_train(interrupted, splits32, step):
-    tiny, out = interrupted
+    out = interrupted[1]
     edit(out, r'"step": 3\b', f'"step": {step}')
     config = config_from_dict(dict(hidden=(16,), n_s=3, eval_every=2, checkpoint_every=2))
     with pytest.raises(DataError, match="checkpoint in"):
