@@ -27,7 +27,7 @@ import numpy as np
 
 from handprop.atomic import read_json_object, write_json_atomic
 from handprop.errors import ConfigError, HandpropError
-from handprop.search.executor import open_executor
+from handprop.search.executor import check_address, open_executor
 from handprop.search.halving import promote, rungs
 from handprop.search.points import Point, check_select, choose, group, rank_points
 from handprop.search.report import write_report
@@ -109,6 +109,8 @@ def search(
         for number, stage in enumerate(stages, start=1)
         if stage.method == "halving"
     }
+    if scheduler and executor is None:
+        check_address(scheduler)
     out_dir = Path(out_dir)
     _claim_folder(out_dir, base_config, space, stages, narrowing, metric, repeats, select, threads)
     runner = runner if runner is not None else TrainTrial(DataSource.resolve())

@@ -13,6 +13,7 @@ thread count, and with it the bits of the results, does not depend on where it r
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
@@ -21,14 +22,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from handprop.errors import ConfigError
+from handprop.errors import ConfigError, HandpropError
 
 THREAD_VARIABLES: tuple[str, ...] = (
     "OMP_NUM_THREADS",
@@ -195,14 +196,38 @@ def dask_executor(address: str) -> Iterator[Executor]:
         raise ConfigError(
             "--scheduler needs dask.distributed: pip install 'handprop[dask]'"
         ) from err
+    check_address(address)
     try:
         client = Client(address)  # timeout: dask config distributed.comm.timeouts.connect
     except OSError as err:
         raise ConfigError(f"scheduler = {address!r}: cannot connect ({err})") from err
     try:
         yield client.get_executor(pure=False)
+    except (OSError, CancelledError) as err:  # CommClosedError is an OSError
+        raise HandpropError(
+            f"lost the Dask scheduler at {address} ({type(err).__name__}: {err}); finished "
+            "trials are kept: rerun the same command once the cluster is back to resume"
+        ) from None
     finally:
-        client.close()
+        with contextlib.suppress(Exception):
+            client.close()
+
+
+def check_address(address: str) -> None:
+    """Raise ConfigError unless ``address`` is a Dask scheduler address with host and port
+    (``tcp://HOST:PORT``, ``tls://…``, or ``HOST:PORT``)."""
+    try:
+        from distributed.comm import get_address_host_port
+    except ImportError:
+        raise ConfigError(
+            "--scheduler needs dask.distributed: pip install 'handprop[dask]'"
+        ) from None
+    try:
+        get_address_host_port(address)
+    except ValueError as err:
+        raise ConfigError(
+            f"scheduler = {address!r}: not a scheduler address like tcp://HOST:PORT ({err})"
+        ) from None
 
 
 @contextmanager
