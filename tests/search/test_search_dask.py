@@ -85,13 +85,15 @@ def test_a_lost_scheduler_is_one_line_saying_how_to_resume(tmp_path):
     from handprop.errors import HandpropError
     from handprop.search.executor import dask_executor
 
-    with pytest.raises(HandpropError, match="lost the Dask scheduler .* rerun the same command"):
-        with distributed.LocalCluster(
+    with (
+        pytest.raises(HandpropError, match=r"lost the Dask scheduler .* rerun the same command"),
+        distributed.LocalCluster(
             n_workers=1,
             processes=False,
             protocol="tcp",
             host="127.0.0.1",
             dashboard_address="127.0.0.1:0",
-        ) as c:
-            with dask_executor(c.scheduler_address):
-                raise CommClosedError("in <TCP (closed)>: Stream is closed")
+        ) as cluster,  # fmt: skip
+        dask_executor(cluster.scheduler_address),
+    ):
+        raise CommClosedError("in <TCP (closed)>: Stream is closed")
