@@ -216,9 +216,7 @@ def shifted_rows(rows: list[int]) -> list[int]:
 @pytest.mark.parametrize(
     "edit",
     [
-        lambda meta: meta.update(
-            rows=[r + (1 if k == 0 else -1 if k == 5 else 0) for k, r in enumerate(meta["rows"])]
-        ),  # fmt: skip
+        lambda meta: meta.update(rows=shifted_rows(meta["rows"])),
         lambda meta: meta.update(class_names=list(reversed(meta["class_names"]))),
         lambda meta: meta.update(class_names=["cat"] * 10),
     ],
