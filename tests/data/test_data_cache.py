@@ -18,6 +18,12 @@ from handprop.data.dataset import stacked
 from handprop.data.source import Source, classify
 
 
+@pytest.fixture(autouse=True)
+def cache_enabled(monkeypatch):
+    """The cache is on (``handprop --no-cache`` sets the variable for the process)."""
+    monkeypatch.delenv("HANDPROP_NO_CACHE", raising=False)
+
+
 @pytest.fixture
 def folder(files, tmp_path):
     return write_folder(files, tmp_path / "data" / "cifar-10-batches-py")
@@ -54,17 +60,16 @@ def test_second_load_maps_the_cache_without_reading_the_source(
     assert not [p for p in decoded.decoded_root(cache).iterdir() if p.name.startswith(".")]
 
 
-def test_changed_source_is_stale_and_rebuilt(folder, cache, caplog):
+def test_a_touched_source_with_the_same_content_keeps_its_copy(folder, cache, caplog):
     load_cifar10(folder, progress=False)
     batch = folder / "data_batch_1"
     stat = batch.stat()
     os.utime(batch, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     with caplog.at_level(logging.WARNING):
         assert_is_fake(load_cifar10(folder, progress=False))
-    assert "stale" in caplog.text
-    caplog.clear()
-    assert_is_fake(load_cifar10(folder, progress=False))
     assert caplog.text == ""
+    meta = json.loads((entry(cache, folder) / "meta.json").read_text())
+    assert meta["key"] == decoded.source_key(classify(folder, ""))  # rehashed once only
 
 
 def flip_byte(path, offset: int) -> None:
@@ -174,3 +179,82 @@ def test_missing_source_file_is_a_data_error_not_a_cache_notice(folder, cache, c
     with caplog.at_level(logging.WARNING), pytest.raises(DataError, match="data_batch_3"):
         load_cifar10(folder, progress=False)
     assert caplog.text == ""
+
+
+def test_a_source_rewritten_with_its_old_size_and_mtime_is_stale(folder, cache, caplog):
+    first = load_cifar10(folder, progress=False)
+    batch = folder / "data_batch_1"
+    stat = batch.stat()
+    blob = bytearray(batch.read_bytes())
+    blob[len(blob) // 2] ^= 0x01  # one pixel
+    batch.write_bytes(bytes(blob))
+    os.utime(batch, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # touch -r
+    with caplog.at_level(logging.WARNING):
+        again = load_cifar10(folder, progress=False)
+    assert "stale" in caplog.text
+    assert not np.array_equal(again.train[0].data, first.train[0].data)
+
+
+def test_a_new_inode_with_the_same_content_keeps_the_copy(folder, cache, caplog):
+    load_cifar10(folder, progress=False)
+    batch = folder / "data_batch_1"
+    stat = batch.stat()
+    copy = batch.with_name("copy")
+    copy.write_bytes(batch.read_bytes())
+    os.replace(copy, batch)
+    os.utime(batch, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with caplog.at_level(logging.WARNING):
+        assert_is_fake(load_cifar10(folder, progress=False))
+    assert "stale" not in caplog.text  # the stored source SHA-256 still matches
+
+
+def shifted_rows(rows: list[int]) -> list[int]:
+    """The first batch one row longer, the test batch one shorter (the sum is kept)."""
+    return [rows[0] + 1, *rows[1:-1], rows[-1] - 1]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda meta: meta.update(rows=shifted_rows(meta["rows"])),
+        lambda meta: meta.update(class_names=list(reversed(meta["class_names"]))),
+        lambda meta: meta.update(class_names=["cat"] * 10),
+    ],
+    ids=["rows", "class-names", "same-names"],
+)
+def test_an_edited_meta_json_is_corrupt(edit, folder, cache, caplog):
+    load_cifar10(folder, progress=False)
+    path = entry(cache, folder) / "meta.json"
+    meta = json.loads(path.read_text())
+    edit(meta)
+    path.write_text(json.dumps(meta))
+    with caplog.at_level(logging.WARNING):
+        assert_is_fake(load_cifar10(folder, progress=False))
+    assert "corrupt" in caplog.text
+
+
+def test_first_load_in_a_process_checks_every_byte(folder, cache, monkeypatch, caplog):
+    monkeypatch.setattr(decoded, "SPOT_BLOCKS", 2)
+    monkeypatch.setattr(decoded, "SPOT_BYTES", 4096)
+    load_cifar10(folder, progress=False)
+    images = entry(cache, folder) / "images.npy"
+    flip_byte(images, images.stat().st_size // 2)  # between the spot blocks
+    monkeypatch.setattr(decoded, "_checked", set())  # a new process
+    with caplog.at_level(logging.WARNING):
+        assert_is_fake(load_cifar10(folder, progress=False))
+    assert "corrupt" in caplog.text
+
+
+def test_cache_verify_rebuilds_what_it_finds(folder, cache, monkeypatch, capsys):
+    monkeypatch.delenv("HANDPROP_NO_CACHE", raising=False)
+    monkeypatch.setenv("HANDPROP_DATA", str(folder))
+    monkeypatch.setattr(decoded, "SPOT_BLOCKS", 2)
+    monkeypatch.setattr(decoded, "SPOT_BYTES", 4096)
+    load_cifar10(progress=False)
+    images = entry(cache, folder) / "images.npy"
+    flip_byte(images, images.stat().st_size // 2)
+    capsys.readouterr()
+    assert main(["cache", "verify"]) == 1
+    assert "rebuilt" in capsys.readouterr().out
+    assert main(["cache", "verify"]) == 0
+    assert "ok" in capsys.readouterr().out

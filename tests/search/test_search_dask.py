@@ -69,3 +69,31 @@ def test_halving_search_on_a_dask_cluster_matches_the_local_search(scheduler_add
     }
     assert results["dask"].chosen == results["local"].chosen
     assert len(read_results(tmp_path / "dask" / "results.jsonl")) == 27 + 9 + 3
+
+
+@pytest.mark.parametrize("address", ["not a url", "tcp://", "foo://x:1", "tcp://host:notaport"])
+def test_an_invalid_scheduler_address_is_refused_before_writing(tmp_path, address):
+    with pytest.raises(ConfigError, match="scheduler = "):
+        search(FakeConfig(), LAMBDA_SPACE, out_dir=tmp_path / "out", runner=fake_runner,
+               scheduler=address)  # fmt: skip
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_lost_scheduler_is_one_line_saying_how_to_resume(tmp_path):
+    from distributed.comm.core import CommClosedError
+
+    from handprop.errors import HandpropError
+    from handprop.search.executor import dask_executor
+
+    with (
+        pytest.raises(HandpropError, match=r"lost the Dask scheduler .* rerun the same command"),
+        distributed.LocalCluster(
+            n_workers=1,
+            processes=False,
+            protocol="tcp",
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+        ) as cluster,  # fmt: skip
+        dask_executor(cluster.scheduler_address),
+    ):
+        raise CommClosedError("in <TCP (closed)>: Stream is closed")

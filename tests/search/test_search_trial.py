@@ -23,3 +23,31 @@ def test_a_trial_extended_from_its_checkpoint_equals_a_full_length_trial(cifar10
     assert extended.steps == 30
     again = run_trial(TINY, checkpoint_dir=folder)  # a finished rung is not trained again
     assert again == extended
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", ["momentum", "nesterov", "adam"])
+def test_a_promoted_trial_with_an_optimiser_state_equals_an_uninterrupted_one(
+    name, cifar10, tmp_path
+):
+    import numpy as np
+
+    from handprop.search.trial import DataSource, prepared_splits
+    from handprop.train import initial_params, train
+    from handprop.train.checkpoint import load_checkpoint
+    from handprop.train.loop import optimizer
+
+    config = TINY.with_overrides([f"optimizer.name={name}", "eta_max=0.01"])
+    folder = tmp_path / "ckpt"
+    short = run_trial(config.with_overrides(["n_cycles=1"]), checkpoint_dir=str(folder))
+    assert short.status == "completed" and short.steps == 10
+    extended = run_trial(config, checkpoint_dir=str(folder))
+    assert extended == run_trial(config) and extended.steps == 30
+    d = config.data
+    splits = prepared_splits(DataSource.resolve(), d.split, d.n_val, d.n_train, "float32")
+    full = train(initial_params(config), config, data=splits)
+    params = initial_params(config)
+    saved = load_checkpoint(folder, params.sizes, params.dtype, optimizer(config).init(params))
+    for a, b in zip(saved.params.arrays().values(), full.params.arrays().values(), strict=True):
+        assert np.array_equal(a, b)

@@ -91,3 +91,32 @@ def test_cli_suggests_a_range_on_real_data(tmp_path, capsys, cifar10):
     assert "--set eta_min=" in text and "rule: eta_max" in text
     eta_max = json.loads((out / "lrfind.json").read_text())["eta_max"]
     assert 1e-3 < eta_max < 1.0
+
+
+def test_cli_refuses_a_folder_in_use_before_writing(tmp_path, capsys, fake_data):
+    from handprop.lock import folder_lock
+
+    out = tmp_path / "run"
+    args = ["lr-find", "--config", "baseline", "--set", "hidden=[8]", "--steps", "20",
+            "--out", str(out)]  # fmt: skip
+    with folder_lock(out):
+        assert main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "is in use by PID" in err, err
+    assert not (out / "config.toml").exists()
+    assert main(args) == 0
+
+
+def test_cli_refuses_a_training_run_folder(tmp_path, capsys, fake_data):
+    out = tmp_path / "run"
+    train = ["train", "--config", "baseline", "--set", "hidden=[8]", "--set", "n_cycles=1",
+             "--set", "n_s=3", "--out", str(out), "--no-progress", "--no-figures"]  # fmt: skip
+    assert main(train) == 0
+    saved = (out / "config.toml").read_bytes()
+    capsys.readouterr()
+    args = ["lr-find", "--config", "baseline", "--set", "hidden=[30]", "--steps", "20",
+            "--out", str(out)]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "holds a training run" in err, err
+    assert (out / "config.toml").read_bytes() == saved

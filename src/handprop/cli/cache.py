@@ -13,8 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "The decoded CIFAR-10 arrays are kept under DIR/decoded/, DIR being "
             "$HANDPROP_CACHE or the per-user cache (~/.cache/handprop). 'path' prints that "
             "folder, 'verify' checks the full SHA-256 of the copy of the current source "
-            "(--data / $HANDPROP_DATA), 'clear' deletes every decoded copy (the downloaded "
-            "files stay)."
+            "(--data / $HANDPROP_DATA) and rebuilds it if it is missing or damaged, 'clear' "
+            "deletes every decoded copy (the downloaded files stay)."
         ),
     )
     parser.add_argument("action", choices=("path", "verify", "clear"))
@@ -36,7 +36,14 @@ def run(args: argparse.Namespace) -> int:
         if source is None:
             print("no data source: nothing cached")
             return 1
-        ok = cache.load(root, source, full=True) is not None
-        print(f"{cache.entry(root, source)}: {'ok' if ok else 'missing or rebuilt on next load'}")
-        return 0 if ok else 1
+        folder = cache.entry(root, source)
+        if cache.load(root, source, full=True) is not None:
+            print(f"{folder}: ok")
+            return 0
+        from handprop.data import load_cifar10
+
+        cache.remove(folder)
+        load_cifar10(source.path, progress=False)
+        print(f"{folder}: missing or damaged; rebuilt from {source.path}")
+        return 1
     return 0

@@ -2,13 +2,15 @@
 
 One folder per source path under ``<cache folder>/decoded/``, holding ``images.npy``
 (60,000 x 3072 uint8: the five training batches, then the test batch), ``labels.npy``
-(60,000 int64) and ``meta.json``: the source's size and mtime per file (the key), its
-SHA-256 (hashed once per key), the class names, and the SHA-256 of both arrays. Every load
-checks the shapes, the labels' SHA-256 and a spot SHA-256 of the images (64 blocks of
-64 KiB spread over the file, so a load stays far below the 0.13 s a full hash takes);
-``handprop cache verify`` checks the full hashes. A changed source (stale) or a failed check
-(corrupt) rebuilds the folder with a one-line warning. The folder is written beside its
-target and renamed into place.
+(60,000 int64) and ``meta.json``: the source's size, mtime, inode and ctime per file (the
+key), its SHA-256, the class names and batch sizes with a SHA-256 of that record, and the
+SHA-256 of both arrays. When the key changes, the source is hashed again: the same content
+keeps the copy (under the new key), other content makes it stale. The first load of a copy
+in a process checks the images' full SHA-256, later loads the shapes, the labels' SHA-256
+and a spot SHA-256 of the images (64 blocks of 64 KiB spread over the file);
+``handprop cache verify`` checks the full hashes and rebuilds a damaged copy. A stale or
+corrupt copy is rebuilt with a one-line warning. The folder is written beside its target
+and renamed into place.
 
 Disable with ``load_cifar10(use_cache=False)``, ``HANDPROP_NO_CACHE=1`` or
 ``handprop --no-cache``; clear with ``handprop cache clear`` (or delete the folder).
@@ -27,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from handprop.atomic import write_json_atomic
 from handprop.data.batches import FILES, N_FEATURES, Batch, Cifar10
 from handprop.data.source import Source
 
@@ -56,13 +59,26 @@ def _files(source: Source) -> list[Path]:
 
 
 def source_key(source: Source) -> dict[str, Any]:
-    """What identifies the source's content cheaply: path, and each file's size and mtime."""
+    """What identifies the source's content cheaply: path, and each file's size, mtime,
+    inode and ctime (a rewrite keeping size and mtime changes the ctime)."""
     stats = [(p.name, p.stat()) for p in _files(source)]
     return {
         "format": FORMAT,
         "path": str(source.path.resolve()),
-        "files": [[name, st.st_size, st.st_mtime_ns] for name, st in stats],
+        "files": [
+            [name, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns] for name, st in stats
+        ],
     }
+
+
+def _record_sha256(meta: dict[str, Any]) -> str:
+    """SHA-256 of what ``meta`` says about the arrays: origin, class names, batch rows."""
+    record = {k: meta[k] for k in ("origin", "class_names", "rows")}
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+#: Copies whose images were fully hashed in this process.
+_checked: set[str] = set()
 
 
 def entry(root: Path, source: Source) -> Path:
@@ -108,8 +124,16 @@ def load(root: Path, source: Source, *, full: bool = False) -> Cifar10 | None:
     try:
         meta = json.loads((folder / "meta.json").read_text())
         if meta.get("key") != key:
-            log.warning("handprop: decoded cache %s is stale (source changed); rebuilding", folder)
-            return None
+            if meta.get("source_sha256") != _source_sha256(source):
+                log.warning(
+                    "handprop: decoded cache %s is stale (source changed); rebuilding", folder
+                )
+                return None
+            meta["key"] = key  # same content under a new key (a copy, a restore)
+            write_json_atomic(folder / "meta.json", meta)
+        if meta.get("record_sha256") != _record_sha256(meta):
+            raise ValueError("meta.json does not match its checksum")
+        full = full or str(folder) not in _checked
         arrays = {
             a: np.load(folder / f"{a}.npy", mmap_mode="r", allow_pickle=False).view(np.ndarray)
             for a in ARRAYS
@@ -124,7 +148,9 @@ def load(root: Path, source: Source, *, full: bool = False) -> Cifar10 | None:
         bad = [a for a, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"checksum mismatch in {', '.join(bad)}")
-        return _cifar10(images, labels, meta)
+        cifar = _cifar10(images, labels, meta)
+        _checked.add(str(folder))
+        return cifar
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         log.warning("handprop: decoded cache %s is corrupt (%s); rebuilding", folder, err)
         return None
@@ -136,6 +162,9 @@ def _cifar10(images: np.ndarray, labels: np.ndarray, meta: dict[str, Any]) -> Ci
         raise ValueError(f"images are {images.dtype} {images.shape}, not uint8 (n, {N_FEATURES})")
     if labels.dtype != np.int64 or labels.shape != (len(images),):
         raise ValueError(f"labels are {labels.dtype} {labels.shape}, not int64 ({len(images)},)")
+    names = meta["class_names"]
+    if len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"class names {names} are not distinct names")
     if sum(sizes) != len(images):
         raise ValueError(f"batch rows {sizes} do not add up to {len(images)} images")
     ends = np.cumsum(sizes)
@@ -162,9 +191,11 @@ def store(root: Path, source: Source, cifar: Cifar10) -> None:
         "origin": cifar.origin,
         "class_names": list(cifar.class_names),
         "rows": [len(b.labels) for b in batches],
+        "record_sha256": "",
         "sha256": {"images": _sha256(images), "labels": _sha256(labels)},
         "spot_sha256": _spot_sha256(images),
     }
+    meta["record_sha256"] = _record_sha256(meta)
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=root))
@@ -179,6 +210,7 @@ def store(root: Path, source: Source, cifar: Cifar10) -> None:
                 f.flush()
                 os.fsync(f.fileno())
             _replace(tmp, folder)
+            _checked.add(str(folder))  # its images were hashed just now
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     except OSError as err:
@@ -187,17 +219,22 @@ def store(root: Path, source: Source, cifar: Cifar10) -> None:
 
 def _replace(tmp: Path, folder: Path) -> None:
     """Rename ``tmp`` to ``folder``, moving an old ``folder`` aside and deleting it first."""
+    remove(folder)
+    try:
+        os.replace(tmp, folder)
+    except OSError:
+        if not folder.is_dir():  # another process finished first: keep its copy
+            raise
+
+
+def remove(folder: Path) -> None:
+    """Delete one decoded copy (moved aside first, so a reader never sees half of it)."""
     if folder.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{folder.name}-old-", dir=folder.parent))
         try:
             os.replace(folder, old / folder.name)
         finally:
             shutil.rmtree(old, ignore_errors=True)
-    try:
-        os.replace(tmp, folder)
-    except OSError:
-        if not folder.is_dir():  # another process finished first: keep its copy
-            raise
 
 
 def clear(root: Path) -> int:

@@ -6,13 +6,15 @@ Trials run on any :class:`concurrent.futures.Executor`; each finished trial is a
 ``results.jsonl`` at once, so a re-run of the same search skips it. ``search.json`` holds
 the search's definition and BLAS thread count; a folder holding a different search, or run
 with another thread count (other bits), is refused. A stage whose every trial fails with
-the same error stops the search with that error, and its failures are not recorded, so a
-re-run after the fix runs them.
+the same error (up to the paths it names) stops the search with that error, and its failures
+are not recorded; a re-run runs every recorded failure again, so a re-run after the fix
+completes the search.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, as_completed
 from contextlib import nullcontext
@@ -26,7 +28,7 @@ import numpy as np
 from handprop.atomic import read_json_object, write_json_atomic
 from handprop.errors import ConfigError, HandpropError
 from handprop.progress import Progress
-from handprop.search.executor import open_executor
+from handprop.search.executor import check_address, open_executor
 from handprop.search.halving import promote, rungs
 from handprop.search.points import Point, check_select, choose, group, rank_points
 from handprop.search.report import write_report
@@ -110,6 +112,8 @@ def search(
         for number, stage in enumerate(stages, start=1)
         if stage.method == "halving"
     }
+    if scheduler and executor is None:
+        check_address(scheduler)
     out_dir = Path(out_dir)
     runner = runner if runner is not None else TrainTrial(DataSource.resolve())
     _claim_folder(out_dir, base_config, space, stages, narrowing, metric, repeats, select, threads)
@@ -143,7 +147,10 @@ def search(
             summaries.append(StageResult(number, stage, current, tuple(stage_records)))
     chosen = choose([p for s in summaries for p in final_points(s, metric)], select, space)
     if chosen is None:
-        raise HandpropError(f"no trial completed; see {results_path}")
+        raise HandpropError(
+            f"no trial completed; see {results_path}; rerun the same command to run the failed "
+            "trials again"
+        )
     result = SearchResult(out_dir, metric, tuple(summaries), chosen, None, select, repeats)
     say(f"chosen ({select}): {values_text(chosen.values)} ({metric} {_mean_text(chosen)})")
     if final is not None:
@@ -219,7 +226,7 @@ class _Trials:
         ]
         futures = {}
         for i, values, r, key in keys:
-            if key in self.records:
+            if key in self.records and self.records[key].outcome.status != "error":
                 continue
             settings = dict(values)
             if r:
@@ -276,10 +283,20 @@ class _Trials:
         records.clear()
 
 
+#: A file system path in an error message (trials' errors differ by their folders).
+_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?(?:[\\/][^\s\\/'\"(),;:]+)+[\\/]?")
+
+
 def _common_error(records: Sequence[TrialRecord]) -> str | None:
-    """The error every one of ``records`` failed with, if there are any and it is one."""
-    errors = {r.outcome.error if r.outcome.status == "error" else None for r in records}
-    return errors.pop() if len(errors) == 1 else None
+    """The error every one of ``records`` failed with, if there are any and it is one once
+    the paths in the messages are set aside (the first record's message)."""
+    errors = {
+        _PATH.sub("<path>", r.outcome.error or "") if r.outcome.status == "error" else None
+        for r in records
+    }
+    if len(errors) != 1 or errors.pop() is None:
+        return None
+    return records[0].outcome.error
 
 
 def _halving(

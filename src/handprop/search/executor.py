@@ -4,27 +4,32 @@ Every option is a :class:`concurrent.futures.Executor`. The local pool starts it
 with the ``spawn`` method while the BLAS/OpenMP/Numba thread-count variables are set to
 ``threads``, so each worker's libraries start with that many threads and
 ``workers x threads <= cores``; each worker exits within a second of its parent's death.
+Workers start with SIGINT blocked and then ignore it: a Ctrl-C, which a terminal sends to the
+whole process group, ends the search in its parent with one line, never with tracebacks of
+workers interrupted while importing.
 Every trial, in any executor, runs inside :func:`blas_threads` (threadpoolctl), so the
 thread count, and with it the bits of the results, does not depend on where it runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
+import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from handprop.errors import ConfigError
+from handprop.errors import ConfigError, HandpropError
 
 THREAD_VARIABLES: tuple[str, ...] = (
     "OMP_NUM_THREADS",
@@ -127,8 +132,10 @@ def undo_malloc_trim() -> bool:
 
 
 def exit_with_parent(parent: int, interval: float = 0.2) -> None:
-    """Start a daemon thread that ends this process when its parent ``parent`` (a PID) is
-    gone: a worker whose search was killed must not live on, holding its data."""
+    """Ignore SIGINT (the parent handles Ctrl-C) and start a daemon thread that ends this
+    process when its parent ``parent`` (a PID) is gone: a worker whose search was killed
+    must not live on, holding its data."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -136,6 +143,25 @@ def exit_with_parent(parent: int, interval: float = 0.2) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="handprop-parent-watch", daemon=True).start()
+
+
+@contextmanager
+def sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread for the block; processes started inside inherit the
+    mask through ``exec``, and a Ctrl-C meanwhile is delivered when the block ends."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+class _QuietPool(ProcessPoolExecutor):
+    """A process pool whose workers (started on demand by ``submit``) never see SIGINT."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        with sigint_blocked():
+            return super().submit(fn, *args, **kwargs)
 
 
 @contextmanager
@@ -147,7 +173,7 @@ def local_pool(workers: int | None = None, *, threads: int = 1) -> Iterator[Proc
     workers = workers or max(1, available_cores() // threads)
     with (
         thread_limits(threads),
-        ProcessPoolExecutor(
+        _QuietPool(
             workers,
             mp_context=get_context("spawn"),
             initializer=exit_with_parent,
@@ -170,14 +196,38 @@ def dask_executor(address: str) -> Iterator[Executor]:
         raise ConfigError(
             "--scheduler needs dask.distributed: pip install 'handprop[dask]'"
         ) from err
+    check_address(address)
     try:
         client = Client(address)  # timeout: dask config distributed.comm.timeouts.connect
     except OSError as err:
         raise ConfigError(f"scheduler = {address!r}: cannot connect ({err})") from err
     try:
         yield client.get_executor(pure=False)
+    except (OSError, CancelledError) as err:  # CommClosedError is an OSError
+        raise HandpropError(
+            f"lost the Dask scheduler at {address} ({type(err).__name__}: {err}); finished "
+            "trials are kept: rerun the same command once the cluster is back to resume"
+        ) from None
     finally:
-        client.close()
+        with contextlib.suppress(Exception):
+            client.close()
+
+
+def check_address(address: str) -> None:
+    """Raise ConfigError unless ``address`` is a Dask scheduler address with host and port
+    (``tcp://HOST:PORT``, ``tls://…``, or ``HOST:PORT``)."""
+    try:
+        from distributed.comm import get_address_host_port
+    except ImportError:
+        raise ConfigError(
+            "--scheduler needs dask.distributed: pip install 'handprop[dask]'"
+        ) from None
+    try:
+        get_address_host_port(address)
+    except ValueError as err:
+        raise ConfigError(
+            f"scheduler = {address!r}: not a scheduler address like tcp://HOST:PORT ({err})"
+        ) from None
 
 
 @contextmanager

@@ -173,6 +173,7 @@ class TrainTrial:
                 result.history,
                 config_to_dict(config),
                 result.wall_time,
+                result.opt_state,
             )
             save_checkpoint(checkpoint_dir, state)
         val_acc = np.asarray(result.history.columns()["val_acc"], dtype=float)

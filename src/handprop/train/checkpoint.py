@@ -11,6 +11,7 @@ files and a crash at any moment leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,30 @@ def prune_checkpoint(directory: str | Path) -> None:
                 path.unlink(missing_ok=True)
 
 
+def _is_real(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _whole(value: object, what: str) -> int:
+    """``value`` if it is a JSON integer >= 0 (no string, float or bool)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{what} {value!r} is not a whole number >= 0")
+    return value
+
+
+def _check_history(history: History, step: int) -> None:
+    """Raise ValueError unless the rows' steps are whole, increasing and at most ``step``."""
+    previous = -1
+    for row in history.rows:
+        at = _whole(row.step, "history step")
+        if not previous < at <= step:
+            raise ValueError(
+                f"history step {at} does not follow step {previous} within the checkpoint's "
+                f"{step} steps"
+            )
+        previous = at
+
+
 def load_checkpoint(
     directory: str | Path,
     sizes: Sequence[int] | None = None,
@@ -130,12 +155,18 @@ def load_checkpoint(
         if expected:
             arrays = load_arrays(folder / meta["optim_file"], expected)
             state = state_from_arrays(template, arrays)
+        step = _whole(meta["step"], "step")
+        history = History.from_json(meta["history"])
+        _check_history(history, step)
+        wall_time = meta["wall_time"]
+        if not _is_real(wall_time) or not 0 <= wall_time < math.inf:
+            raise ValueError(f"wall_time {wall_time!r} is not a finite number >= 0")
         return Checkpoint(
             params=params,
-            step=int(meta["step"]),
-            history=History.from_json(meta["history"]),
+            step=step,
+            history=history,
             config=dict(meta["config"]),
-            wall_time=float(meta["wall_time"]),
+            wall_time=float(wall_time),
             opt_state=state,
         )
     except (OSError, ValueError, KeyError, TypeError, DataError) as err:

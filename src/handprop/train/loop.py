@@ -22,7 +22,7 @@ import attrs
 import numpy as np
 
 from handprop.data import Dataset, Splits
-from handprop.errors import ConfigError
+from handprop.errors import ConfigError, DataError
 from handprop.kernels.augment import Augmentation, Fill, draw_augmentation, gather_augment
 from handprop.kernels.dropout import dropout_mask
 from handprop.kernels.sgd import sgd_l2_update
@@ -261,6 +261,11 @@ def _restore(
     if changed:
         raise ConfigError(
             f"cannot resume from {checkpoint_dir}: config differs in {', '.join(changed)}"
+        )
+    if ckpt.step > total:
+        raise DataError(
+            f"checkpoint in {checkpoint_dir} is unreadable (step {ckpt.step} is beyond the "
+            f"run's {total} steps); delete {checkpoint_dir} to start the run afresh"
         )
     log.info("resuming from step %d in %s", ckpt.step, checkpoint_dir)
     state = TrainState(ckpt.params, ckpt.step, opt_state=ckpt.opt_state)

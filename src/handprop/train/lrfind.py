@@ -22,7 +22,7 @@ import numpy as np
 
 from handprop.atomic import write_text_atomic
 from handprop.data import Splits
-from handprop.errors import ConfigError
+from handprop.errors import ConfigError, HandpropError
 from handprop.lock import folder_lock
 from handprop.train.config import MAX_STEPS, TrainConfig, save_config
 from handprop.train.data import initial_params, load_data
@@ -176,12 +176,20 @@ def run_lr_find(
     config: TrainConfig, out_dir: str | Path, test: RangeTest, *, data: Splits | None = None
 ) -> LrFindResult:
     """Run the range test on ``config`` and write ``config.toml``, ``lrfind.json`` and
-    ``lrfind.png`` into ``out_dir``, holding its lock (:func:`~handprop.lock.folder_lock`)."""
+    ``lrfind.png`` into ``out_dir``, holding its lock; a folder holding a training run is
+    refused (its ``config.toml`` belongs to the run)."""
+    from handprop.train.rundir import PROGRESS_FILES
+
     out = Path(out_dir)
     with folder_lock(out):
+        run = [name for name in PROGRESS_FILES if (out / name).exists()]
+        if run:
+            raise HandpropError(
+                f"{out} holds a training run ({run[0]}); give lr-find another --out"
+            )
         data = load_data(config) if data is None else data
         save_config(config, out / "config.toml")
         result = lr_range_test(config, test, data)
         write_text_atomic(out / "lrfind.json", json.dumps(result.to_json(), indent=1) + "\n")
         plot_lr_find(result, out / "lrfind.png")
-        return result
+    return result
