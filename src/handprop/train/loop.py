@@ -276,6 +276,7 @@ def train(
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     on_step: Callable[[TrainState], object] | None = None,
+    on_eval: Callable[[HistoryRow], object] | None = None,
 ) -> TrainResult:
     """Train ``params`` with mini-batch gradient descent as ``config`` says and return the result.
 
@@ -285,7 +286,9 @@ def train(
     there and ends bit-identical to an uninterrupted run (also when ``n_cycles`` grew since
     the checkpoint: the run is extended to the longer schedule). A non-finite cost stops the
     run with status ``"diverged"`` and the step where it happened. ``on_step(state)``,
-    if given, sees each accepted state at the edge (e.g. to save snapshots).
+    if given, sees each accepted state at the edge (e.g. to save snapshots); ``on_eval(row)``
+    sees each evaluation's history row (e.g. to report validation accuracy to a pruner; an
+    exception it raises ends the run and propagates).
     """
     data = load_data(config) if data is None else data
     _check_inputs(params, config, data)
@@ -335,6 +338,8 @@ def train(
                         status, diverged = "diverged", t
                         break
                     hist = hist.append(row)
+                    if on_eval is not None:
+                        on_eval(row)
                     bar.set_postfix(
                         loss=f"{row.train_loss:.3f}",
                         acc=f"{row.train_acc:.3f}",
