@@ -32,6 +32,7 @@ from handprop.search.optuna_space import OptunaStage, Param, check_params, repor
 from handprop.search.optuna_study import (
     default_storage,
     finished_by_handprop,
+    shown_url,
     heartbeats,
     open_storage,
     open_study,
@@ -83,9 +84,12 @@ def optuna_search(
     out_dir = Path(out_dir)
     url = storage or default_storage(out_dir)
     definition = _definition(base_config, params, stage, metric, threads)
-    _claim_folder(out_dir, definition, url)
+    _check_folder(out_dir, definition, url)
+    if storage is None:
+        out_dir.mkdir(parents=True, exist_ok=True)
     store = open_storage(url, (stage.heartbeat_interval, stage.grace_period))
     study = open_study(store, url, name, definition)
+    _claim_folder(out_dir, definition, url)
     say = log or (lambda line: None)
     runner = runner if runner is not None else TrainTrial(DataSource.resolve())
     slots = 1 if workers == 0 else workers or max(1, available_cores() // threads)
@@ -258,16 +262,24 @@ def _definition(
     )
 
 
-def _claim_folder(out_dir: Path, definition: Mapping[str, Any], url: str) -> None:
-    """Write ``search.json`` (definition and storage), or check the folder's existing one
-    describes this search."""
+def _folder_record(definition: Mapping[str, Any], url: str) -> dict[str, Any]:
+    return json.loads(json.dumps({"optuna": dict(definition), "storage": shown_url(url)}))
+
+
+def _check_folder(out_dir: Path, definition: Mapping[str, Any], url: str) -> None:
+    """Refuse a folder whose ``search.json`` describes another search or study."""
     path = out_dir / "search.json"
-    mine = {"optuna": dict(definition), "storage": url}
-    if path.exists():
-        if read_json_object(path, "search definition") != json.loads(json.dumps(mine)):
-            raise ConfigError(
-                f"{out_dir} holds a different search (see {path}); choose another --out folder"
-            )
-        return
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, mine, indent=2)
+    if path.exists() and read_json_object(path, "search definition") != _folder_record(
+        definition, url
+    ):
+        raise ConfigError(
+            f"{out_dir} holds a different search (see {path}); choose another --out folder"
+        )
+
+
+def _claim_folder(out_dir: Path, definition: Mapping[str, Any], url: str) -> None:
+    """Write ``search.json`` (the definition and the storage URL) if the folder has none."""
+    path = out_dir / "search.json"
+    if not path.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, _folder_record(definition, url), indent=2)
