@@ -38,9 +38,10 @@ def test_tpe_study_holds_what_the_dashboard_shows_and_prunes(tmp_path):
         assert t.user_attrs["handprop_config"]["lam"] == t.params["lam"]
         status = t.user_attrs["handprop_status"]
         if t.state == optuna.trial.TrialState.COMPLETE:
-            assert status == "completed" and t.value == t.user_attrs["handprop_outcome"][
-                "final_val_acc"
-            ]
+            assert (
+                status == "completed"
+                and t.value == t.user_attrs["handprop_outcome"]["final_val_acc"]
+            )
             assert max(t.intermediate_values) == 90
         else:
             assert status == "pruned" and max(t.intermediate_values) < 90
