@@ -137,11 +137,8 @@ def postgres_url(postgres_server):
     """A fresh, empty database on the test server."""
     import uuid
 
-    psycopg2 = pytest.importorskip("psycopg2")
+    psycopg = pytest.importorskip("psycopg")
     name = f"handprop_{uuid.uuid4().hex[:12]}"
-    connection = psycopg2.connect(postgres_server)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {name}")
-    connection.close()
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
     return postgres_server.rsplit("/", 1)[0] + f"/{name}"

@@ -103,6 +103,7 @@ def optuna_search(
     )
     with pool as ex, heartbeats(store, stage.heartbeat_interval) as beating:
         loop.run(ex, slots, beating)
+    write_results(study, out_dir / "results.jsonl")  # with the trials of other processes
     records = trial_records(study)
     space = report_space(params)
     chosen = choose(group(records, metric), "best_mean", space)

@@ -19,7 +19,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ CONNECT_TIMEOUT = 10  # seconds to reach a database server
 HASH_ATTR = "handprop_definition_hash"
 DEFINITION_ATTR = "handprop_definition"
 STATUS_ATTR = "handprop_status"  # set on every trial handprop finished (any state)
+RETRIES = 8
+RACES = ("locked", "already exists", "duplicate key", "UNIQUE constraint")  # concurrent set-up
 
 
 def default_storage(out_dir: Path) -> str:
@@ -75,17 +77,32 @@ def open_storage(url: str, heartbeat: tuple[int, int] | None = None) -> Any:
             "grace_period": heartbeat[1],
             "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=3),
         }
-    for attempt in range(5):  # processes creating one SQLite file's tables at once race
+    if url.startswith("postgresql://"):  # the extra's driver, whatever SQLAlchemy's default
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    for attempt in range(RETRIES):  # processes creating one database's tables at once race
         try:
-            return RDBStorage(url, engine_kwargs=engine, **options)
+            with _setup_lock(url):
+                return RDBStorage(url, engine_kwargs=engine, **options)
         except Exception as err:  # SQLAlchemy, driver and URL errors alike
-            if attempt == 4 or "locked" not in str(err):
+            if attempt == RETRIES - 1 or not any(race in str(err) for race in RACES):
                 first = str(err).strip().splitlines()[0] if str(err).strip() else ""
                 raise ConfigError(
                     f"storage {shown_url(url)}: cannot open ({type(err).__name__}: {first})"
                 ) from None
-            time.sleep(0.5 * (attempt + 1))
+            time.sleep(0.25 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _setup_lock(url: str) -> Any:
+    """A file lock beside an SQLite file, held while its tables are created and checked
+    (processes on one machine take turns); no lock for a server."""
+    from filelock import FileLock
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if not database or database == ":memory:":
+        return nullcontext()
+    return FileLock(f"{database}.lock", timeout=SQLITE_TIMEOUT)
 
 
 def definition_hash(definition: Mapping[str, Any]) -> str:
