@@ -125,3 +125,18 @@ def test_every_sampler_proposes(tmp_path):
             workers=0,
         )
         assert len(result.stages[0].records) == 4
+
+
+@pytest.mark.parametrize(
+    ("name", "pruner"), [("search_tpe", "halving"), ("search_speedrun", "hyperband")]
+)
+def test_packaged_optuna_searches(name, pruner):
+    from handprop.search import load_search_spec
+    from handprop.train import load_config
+
+    spec = load_search_spec(name)
+    assert spec.optuna is not None and spec.optuna.method == "tpe"
+    assert spec.optuna.pruner == pruner and len(spec.params) >= 6
+    config = load_config(spec.base)
+    for p in spec.params:
+        config.value(p.name)  # every dimension is a training config key

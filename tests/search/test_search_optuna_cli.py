@@ -9,6 +9,8 @@ import pytest
 from search_fakes import TINY_BASE
 
 from handprop.cli import main
+from handprop.search import configure, run_trial
+from handprop.train import load_config
 
 optuna = pytest.importorskip("optuna")
 
@@ -112,6 +114,11 @@ def test_tiny_tpe_search_on_real_data_resumes_and_retrains(cifar10, tmp_path, ca
     study = optuna.load_study(study_name="search", storage=f"sqlite:///{out / 'study.db'}")
     assert len(study.trials) == 4
     assert all(t.intermediate_values for t in study.trials)
+    done = next(t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE)
+    base = configure(load_config(str(tmp_path / "tiny.toml")), {"n_cycles": 3, "n_s": 5})
+    base = configure(base, {"eval_every": 10})
+    plain = run_trial(configure(base, done.params))  # the same point, no study, no pruner
+    assert plain.final_val_acc == done.value  # same bits
     capsys.readouterr()
     assert main([*args, "--out", str(out)]) == 0  # a rerun trains nothing
     assert "trial " not in capsys.readouterr().err

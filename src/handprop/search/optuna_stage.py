@@ -32,12 +32,12 @@ from handprop.search.optuna_space import OptunaStage, Param, check_params, repor
 from handprop.search.optuna_study import (
     default_storage,
     finished_by_handprop,
-    shown_url,
     heartbeats,
     open_storage,
     open_study,
     outcome_attrs,
     record_attrs,
+    shown_url,
     trial_records,
 )
 from handprop.search.points import choose, group
