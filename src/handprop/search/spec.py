@@ -124,18 +124,27 @@ def load_search_spec(name_or_path: str | Path) -> SearchSpec:
         path,
         SearchSpec,
         {
-            "name": path.stem,
-            "base": str(base["config"]),
-            "base_set": _table(path, base, "set"),
+            **_common(path, table, base, final),
             "space": Space(_build(path, Dimension, d) for d in _tables(path, table, "dimensions")),
             "stages": tuple(_build(path, Stage, s) for s in _tables(path, table, "stages"))
             or (Stage(),),
             "narrowing": _build(path, Narrowing, _table(path, table, "narrowing")),
-            "metric": table.get("metric", "final_val_acc"),
-            "final_set": _table(path, final, "set"),
             **{k: table[k] for k in ("repeats", "select") if k in table},
         },
     )
+
+
+def _common(
+    path: Path, table: dict[str, Any], base: dict[str, Any], final: dict[str, Any]
+) -> dict[str, Any]:
+    """The spec fields every kind of search has."""
+    return {
+        "name": path.stem,
+        "base": str(base["config"]),
+        "base_set": _table(path, base, "set"),
+        "metric": table.get("metric", "final_val_acc"),
+        "final_set": _table(path, final, "set"),
+    }
 
 
 def _optuna_spec(
@@ -160,13 +169,9 @@ def _optuna_spec(
         path,
         SearchSpec,
         {
-            "name": path.stem,
-            "base": str(base["config"]),
-            "base_set": _table(path, base, "set"),
+            **_common(path, table, base, final),
             "space": space,
             "stages": (),
-            "metric": table.get("metric", "final_val_acc"),
-            "final_set": _table(path, final, "set"),
             "optuna": _build(path, OptunaStage, stages[0]),
             "params": params,
         },
