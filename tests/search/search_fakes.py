@@ -212,7 +212,7 @@ def cycles_runner(config: FakeConfig, report=None) -> TrialOutcome:
         acc = halving_accuracy(attrs.evolve(config, n_cycles=cycle)) + bonus
         if report is not None:
             try:
-                report(Row(10 * cycle, acc))
+                report(Row(10 * cycle, acc), cycle < config.n_cycles)
             except Pruned as verdict:
                 return TrialOutcome("pruned", final_val_acc=verdict.val_acc, steps=verdict.step)
     steps = 10 * config.n_cycles

@@ -43,7 +43,7 @@ def test_tpe_study_holds_what_the_dashboard_shows_and_prunes(tmp_path):
                 and t.value == t.user_attrs["handprop_outcome"]["final_val_acc"]
             )
             assert max(t.intermediate_values) == 90
-        else:
+        else:  # a run's last evaluation is recorded, never judged
             assert status == "pruned" and max(t.intermediate_values) < 90
     records = read_results(out / "results.jsonl")
     statuses = sorted(r.outcome.status for r in records.values())

@@ -61,14 +61,15 @@ class StudyReporter:
     trial_id: int
     pruner: PrunerSpec
 
-    def __call__(self, row: Any) -> None:
-        """Record ``row.val_acc`` at ``row.step``; raise :class:`Pruned` if the pruner says so."""
+    def __call__(self, row: Any, judge: bool = True) -> None:
+        """Record ``row.val_acc`` at ``row.step``; with ``judge`` (False for the run's last
+        evaluation: a finished run is kept), raise :class:`Pruned` if the pruner says so."""
         import optuna
 
         trial = optuna.Trial(_study(self.storage, self.study_name, self.pruner), self.trial_id)
         step, value = int(row.step), float(row.val_acc)
         trial.report(value, step)
-        if trial.should_prune():
+        if judge and trial.should_prune():
             raise Pruned(step, value)
 
 

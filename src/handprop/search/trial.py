@@ -154,12 +154,13 @@ class TrainTrial:
         self,
         config: Any,
         checkpoint_dir: str | None = None,
-        report: Callable[[Any], object] | None = None,
+        report: Callable[..., object] | None = None,
     ) -> TrialOutcome:
         """With ``checkpoint_dir``, training resumes from the checkpoint there (possibly a
         shorter run of the same config) and a finished run leaves its checkpoint for a
-        longer one. ``report`` observes each evaluation's history row; if it raises
-        :class:`~handprop.search.pruning.Pruned`, the trial ends as ``"pruned"``."""
+        longer one. ``report(row, judge)`` observes each evaluation's history row (``judge``
+        False for the last one); if it raises :class:`~handprop.search.pruning.Pruned`, the
+        trial ends as ``"pruned"``."""
         from handprop.train import initial_params, train
         from handprop.train.checkpoint import Checkpoint, save_checkpoint
         from handprop.train.config import config_to_dict
@@ -167,6 +168,12 @@ class TrainTrial:
         data = self.data or DataSource.resolve()
         d, dtype = config.data, config.model.dtype
         splits = prepared_splits(data, d.split, d.n_val, d.n_train, dtype, d.whiten, d.whiten_eps)
+        total = config.total_steps(len(splits.train.y))
+
+        def observe(row: Any) -> None:
+            if report is not None:
+                report(row, row.step < total)
+
         try:
             result = train(
                 initial_params(config),
@@ -174,7 +181,7 @@ class TrainTrial:
                 data=splits,
                 checkpoint_dir=checkpoint_dir,
                 resume=True,
-                on_eval=report,
+                on_eval=observe if report is not None else None,
             )
         except Pruned as verdict:
             return TrialOutcome(status="pruned", final_val_acc=verdict.val_acc, steps=verdict.step)
