@@ -70,7 +70,8 @@ def optuna_search(
     """Run the study ``name`` of ``stage`` over ``params`` around ``base_config`` in
     ``storage`` (default ``out_dir / "study.db"``); tables, plot, ``chosen.json`` and
     ``results.jsonl`` go to ``out_dir``, the winner is retrained with ``final`` as in
-    :func:`~handprop.search.engine.search`."""
+    :func:`~handprop.search.engine.search`. As many trials run at once as ``workers``
+    (default, also on Dask: this machine's cores // ``threads``)."""
     from handprop.search.engine import run_final
 
     params = check_params(params)
