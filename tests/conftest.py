@@ -88,3 +88,70 @@ def tiny_data(monkeypatch):
     splits = Splits(dataset(300), dataset(100), dataset(100))
     monkeypatch.setattr(data_module, "_splits", lambda *args: splits)
     return splits
+
+
+def _start_postgres(folder):
+    """A throwaway PostgreSQL cluster in ``folder``, on 127.0.0.1 with trust auth; its URL
+    and stop command, or ``None`` and the reason it could not start."""
+    import glob
+    import shutil
+    import socket
+    import subprocess
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb")]
+    if not found[-1]:
+        return None, "no PostgreSQL server binaries (initdb): apt-get install postgresql"
+    bin_dir = os.path.dirname(found[-1])
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(folder, "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = os.path.join(folder, "data")
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder}"
+    log = os.path.join(folder, "log")
+    commands = [
+        [*as_user, f"{bin_dir}/initdb", "-D", data, "-A", "trust", "-U", "handprop"],
+        [*as_user, f"{bin_dir}/pg_ctl", "-D", data, "-l", log, "-w", "-o", options, "start"],
+    ]
+    for command in commands:
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode:
+            return None, f"{os.path.basename(command[len(as_user)])} failed: {done.stderr.strip()}"
+    stop = [*as_user, f"{bin_dir}/pg_ctl", "-D", data, "-m", "immediate", "stop"]
+    return (f"postgresql://handprop@127.0.0.1:{port}/postgres", stop), None
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The URL of a PostgreSQL server: ``HANDPROP_TEST_POSTGRES``, else a cluster this
+    session starts on loopback (skipped locally if it cannot, a failure in CI)."""
+    import subprocess
+    import tempfile
+
+    given = os.environ.get("HANDPROP_TEST_POSTGRES")
+    if given:
+        yield given
+        return
+    folder = tempfile.mkdtemp(prefix="handprop-pg-")  # short: the socket path has a limit
+    started, reason = _start_postgres(folder)
+    if started is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs a PostgreSQL server for the shared-study tests: {reason}")
+        pytest.skip(f"no local PostgreSQL server: {reason}")
+    url, stop = started
+    yield url
+    subprocess.run(stop, capture_output=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A fresh, empty database on the test server."""
+    import uuid
+
+    psycopg = pytest.importorskip("psycopg")
+    name = f"handprop_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    return postgres_server.rsplit("/", 1)[0] + f"/{name}"

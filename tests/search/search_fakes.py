@@ -15,6 +15,7 @@ import numpy as np
 from threadpoolctl import threadpool_info
 
 from handprop.search import Dimension, Narrowing, Space, Stage, TrialOutcome, search
+from handprop.search.optuna_space import OptunaStage, Param
 
 HERE = Path(__file__).parent
 
@@ -64,6 +65,8 @@ class FakeConfig:
     seed: int = 0
     delay: float = 0.0
     log: str = ""
+    flip: bool = False
+    flip_prob: float = 0.5
 
 
 def accuracy(lam: float) -> float:
@@ -181,5 +184,76 @@ def run_two_stage(out: Path, log: Path, delay: float, workers: int) -> None:
         stages=TWO_STAGES,
         narrowing=Narrowing(top_k=2),
         runner=fake_runner,
+        workers=workers,
+    )
+
+
+@attrs.frozen
+class Row:
+    """The part of a training history row a pruning reporter reads."""
+
+    step: int
+    val_acc: float
+
+
+def cycles_runner(config: FakeConfig, report=None) -> TrialOutcome:
+    """Reports :func:`halving_accuracy` after each of ``n_cycles`` cycles of 10 steps
+    (``delay`` seconds a cycle, flips worth ``flip_prob / 100``), stopping as pruned when
+    the reporter raises; logs ``"<lam> <pid>"`` per execution like :func:`fake_runner`."""
+    from handprop.search.pruning import Pruned
+
+    if config.log:
+        with open(config.log, "a") as f:
+            f.write(f"{config.lam!r} {os.getpid()}\n")
+    bonus = config.flip_prob / 100 if config.flip else 0.0
+    acc = 0.0
+    for cycle in range(1, config.n_cycles + 1):
+        time.sleep(config.delay)
+        acc = halving_accuracy(attrs.evolve(config, n_cycles=cycle)) + bonus
+        if report is not None:
+            try:
+                report(Row(10 * cycle, acc), cycle < config.n_cycles)
+            except Pruned as verdict:
+                return TrialOutcome("pruned", final_val_acc=verdict.val_acc, steps=verdict.step)
+    steps = 10 * config.n_cycles
+    return TrialOutcome(status="completed", final_val_acc=acc, best_val_acc=acc, steps=steps)
+
+
+TPE_PARAMS = (
+    Param("lam", 1e-5, 1e-1, "log"),
+    Param("eta_max", 1e-2, 1.0, "log"),
+    Param("hidden", 20, 200, "log", integer=True),
+    Param("dropout", 0.0, 0.5, "linear"),
+    Param("flip", choices=(False, True)),
+    Param("flip_prob", 0.1, 0.9, "linear", when={"flip": True}),
+)
+
+
+def run_tpe(
+    out: Path,
+    log: Path,
+    delay: float,
+    workers: int,
+    n: int = 12,
+    storage: str | None = None,
+    pruner: str = "halving",
+    heartbeat: int = 1,
+    grace: int = 3,
+) -> None:
+    """A TPE study over :data:`TPE_PARAMS` (also the subprocess entry point of the
+    kill and shared-study tests)."""
+    from handprop.search.optuna_stage import optuna_search
+
+    stage = OptunaStage(
+        "tpe", n, seed=1, pruner=pruner, n_startup_trials=4, heartbeat_interval=heartbeat,
+        grace_period=grace, min_resource=10,
+    )  # fmt: skip
+    optuna_search(
+        FakeConfig(n_cycles=9, delay=delay, log=str(log)),
+        TPE_PARAMS,
+        stage,
+        out_dir=out,
+        storage=storage,
+        runner=cycles_runner,
         workers=workers,
     )

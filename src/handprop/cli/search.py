@@ -43,6 +43,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="BLAS threads per trial, in every executor (1); a resume needs the same count",
     )
     parser.add_argument(
+        "--storage",
+        metavar="URL",
+        help="an Optuna search's study database, shared by every process given it "
+        "(postgresql://... or sqlite:///...; default study.db in the search folder)",
+    )
+    parser.add_argument(
         "--final",
         action="store_true",
         help="retrain the chosen values on the final split and evaluate on the test set",
@@ -92,6 +98,7 @@ def _search(args: argparse.Namespace, config: str, out: Path | None) -> SearchRe
             out_dir=out_dir,
             overrides=args.set,
             final=args.final,
+            storage=args.storage,
             workers=args.workers,
             threads=args.threads,
             scheduler=args.scheduler,

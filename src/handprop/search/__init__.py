@@ -1,7 +1,9 @@
 """Coarse-to-fine hyperparameter search: resumable, parallel locally or on a Dask cluster.
 
 ``search(base_config, space, out_dir=..., stages=..., narrowing=...)`` runs the trials;
-``load_search_spec`` / ``search_spec`` do the same from a search TOML config.
+``load_search_spec`` / ``search_spec`` do the same from a search TOML config; a config
+whose stage names an Optuna sampler runs :func:`handprop.search.optuna_stage.optuna_search`
+(the ``optuna`` extra, imported only then).
 """
 
 from handprop.search.engine import run_final, search

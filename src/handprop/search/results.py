@@ -22,9 +22,10 @@ from handprop.errors import DataError
 from handprop.search.space import Space, Stage, Values
 
 if TYPE_CHECKING:
+    from handprop.search.optuna_space import OptunaStage
     from handprop.search.points import Point
 
-STATUSES: tuple[str, ...] = ("completed", "diverged", "interrupted", "error")
+STATUSES: tuple[str, ...] = ("completed", "diverged", "interrupted", "error", "pruned")
 METRICS: tuple[str, ...] = ("final_val_acc", "best_val_acc")
 
 
@@ -138,7 +139,7 @@ class StageResult:
     sampling order."""
 
     number: int
-    stage: Stage
+    stage: Stage | OptunaStage
     space: Space
     records: tuple[TrialRecord, ...]
 

@@ -23,7 +23,7 @@ from handprop.errors import ConfigError
 SCALES: tuple[str, ...] = ("log", "linear")
 METHODS: tuple[str, ...] = ("grid", "random", "halving")
 
-Values = dict[str, float]
+Values = dict[str, Any]  # numbers; an Optuna categorical may also be a bool or a string
 
 
 def one_of(allowed: tuple[str, ...]) -> Any:

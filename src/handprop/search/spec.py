@@ -19,6 +19,11 @@ Format (all tables but ``base`` and ``dimensions`` optional)::
     method = "grid"                     # or "random" (with seed = ...), or "halving":
     n = 9                               # n random points, successive halving with
                                         # eta = 3, min_cycles = 1 (budget: cycles)
+
+An Optuna search has one stage with ``method = "tpe" | "cmaes" | "gp" | "optuna_random"``
+(:class:`~handprop.search.optuna_space.OptunaStage`: ``n`` trials, ``seed``, ``pruner``, ...)
+and typed dimensions (:class:`~handprop.search.optuna_space.Param`: ranges as above, or
+``choices = [...]``, and ``when = {key = value}`` for conditional ones).
     [narrowing]                         # handprop.search.stages.Narrowing
     top_k = 3
     widen = 1.0
@@ -39,9 +44,16 @@ import attrs
 
 from handprop.errors import ConfigError
 from handprop.search.engine import search
+from handprop.search.optuna_space import (
+    OPTUNA_METHODS,
+    OptunaStage,
+    Param,
+    check_params,
+    report_space,
+)
 from handprop.search.points import SELECTS
 from handprop.search.results import SearchResult
-from handprop.search.space import Dimension, Space, Stage, at_least, one_of
+from handprop.search.space import METHODS, Dimension, Space, Stage, at_least, one_of
 from handprop.search.stages import Narrowing
 from handprop.search.trial import configure
 
@@ -76,6 +88,8 @@ class SearchSpec:
     final_set: dict[str, Any] = attrs.Factory(dict)
     repeats: int = attrs.field(default=1, validator=at_least(1))
     select: str = attrs.field(default="best_mean", validator=one_of(SELECTS))
+    optuna: OptunaStage | None = None  # an Optuna search's stage (then ``stages`` is empty)
+    params: tuple[Param, ...] = ()  # an Optuna search's typed dimensions
 
 
 def find_search_config(name_or_path: str | Path) -> Path:
@@ -98,20 +112,68 @@ def load_search_spec(name_or_path: str | Path) -> SearchSpec:
     base, final = _table(path, table, "base"), _table(path, table, "final")
     if "config" not in base or "dimensions" not in table:
         raise ConfigError(f"{path}: needs [base] config = NAME and at least one [[dimensions]]")
+    stages = _tables(path, table, "stages")
+    for stage in stages:
+        if stage.get("method", "grid") not in METHODS + OPTUNA_METHODS:
+            raise ConfigError(
+                f"{path}: method = {stage['method']!r}: must be one of {METHODS + OPTUNA_METHODS}"
+            )
+    if any(stage.get("method") in OPTUNA_METHODS for stage in stages):
+        return _optuna_spec(path, table, base, final, stages)
     return _build(
         path,
         SearchSpec,
         {
-            "name": path.stem,
-            "base": str(base["config"]),
-            "base_set": _table(path, base, "set"),
+            **_common(path, table, base, final),
             "space": Space(_build(path, Dimension, d) for d in _tables(path, table, "dimensions")),
             "stages": tuple(_build(path, Stage, s) for s in _tables(path, table, "stages"))
             or (Stage(),),
             "narrowing": _build(path, Narrowing, _table(path, table, "narrowing")),
-            "metric": table.get("metric", "final_val_acc"),
-            "final_set": _table(path, final, "set"),
             **{k: table[k] for k in ("repeats", "select") if k in table},
+        },
+    )
+
+
+def _common(
+    path: Path, table: dict[str, Any], base: dict[str, Any], final: dict[str, Any]
+) -> dict[str, Any]:
+    """The spec fields every kind of search has."""
+    return {
+        "name": path.stem,
+        "base": str(base["config"]),
+        "base_set": _table(path, base, "set"),
+        "metric": table.get("metric", "final_val_acc"),
+        "final_set": _table(path, final, "set"),
+    }
+
+
+def _optuna_spec(
+    path: Path,
+    table: dict[str, Any],
+    base: dict[str, Any],
+    final: dict[str, Any],
+    stages: list[dict[str, Any]],
+) -> SearchSpec:
+    """The spec of a search with one Optuna stage over typed dimensions."""
+    if len(stages) != 1 or "narrowing" in table or table.get("repeats", 1) != 1:
+        raise ConfigError(
+            f"{path}: an Optuna search has exactly one [[stages]] table, "
+            "no [narrowing] and repeats = 1"
+        )
+    try:
+        params = check_params(_build(path, Param, d) for d in _tables(path, table, "dimensions"))
+        space = report_space(params)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from err
+    return _build(
+        path,
+        SearchSpec,
+        {
+            **_common(path, table, base, final),
+            "space": space,
+            "stages": (),
+            "optuna": _build(path, OptunaStage, stages[0]),
+            "params": params,
         },
     )
 
@@ -190,16 +252,35 @@ def search_spec(
     out_dir: Path,
     overrides: Sequence[str] = (),
     final: bool = False,
+    storage: str | None = None,
     **options: Any,
 ) -> SearchResult:
     """Run ``spec`` on its base training config (``overrides``, ``"key=value"``, applied
     last). ``final`` retrains the winner with the spec's ``[final]`` overrides. ``options``
-    go to :func:`~handprop.search.engine.search` (``workers``, ``scheduler``, ``log``, ...)."""
+    go to :func:`~handprop.search.engine.search` (``workers``, ``scheduler``, ``log``, ...);
+    an Optuna search runs :func:`~handprop.search.optuna_stage.optuna_search` on its study
+    in ``storage`` (default: ``study.db`` in ``out_dir``)."""
     from handprop.train import load_config
 
     base = configure(load_config(spec.base), spec.base_set)
     if overrides:
         base = base.with_overrides(list(overrides))
+    if spec.optuna is not None:
+        from handprop.search.optuna_stage import optuna_search
+
+        return optuna_search(
+            base,
+            spec.params,
+            spec.optuna,
+            out_dir=out_dir,
+            name=spec.name,
+            storage=storage,
+            metric=spec.metric,
+            final=spec.final_set if final else None,
+            **options,
+        )
+    if storage is not None:
+        raise ConfigError(f"--storage {storage}: only a search with an Optuna stage has a study")
     return search(
         base,
         spec.space,

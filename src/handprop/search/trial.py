@@ -25,6 +25,7 @@ from handprop.data.normalize import whitened_splits
 from handprop.data.source import KNOWN_HASH, URL, cache_folder, cached, given
 from handprop.errors import ConfigError
 from handprop.search.executor import blas_threads, undo_malloc_trim
+from handprop.search.pruning import Pruned
 from handprop.search.results import TrialOutcome
 
 C = TypeVar("C")
@@ -152,10 +153,17 @@ class TrainTrial:
 
     data: DataSource | None = None
 
-    def __call__(self, config: Any, checkpoint_dir: str | None = None) -> TrialOutcome:
+    def __call__(
+        self,
+        config: Any,
+        checkpoint_dir: str | None = None,
+        report: Callable[..., object] | None = None,
+    ) -> TrialOutcome:
         """With ``checkpoint_dir``, training resumes from the checkpoint there (possibly a
         shorter run of the same config) and a finished run leaves its checkpoint for a
-        longer one."""
+        longer one. ``report(row, judge)`` observes each evaluation's history row (``judge``
+        False for the last one); if it raises :class:`~handprop.search.pruning.Pruned`, the
+        trial ends as ``"pruned"``."""
         from handprop.train import initial_params, train
         from handprop.train.checkpoint import Checkpoint, save_checkpoint
         from handprop.train.config import config_to_dict
@@ -163,9 +171,23 @@ class TrainTrial:
         data = self.data or DataSource.resolve()
         d, dtype = config.data, config.model.dtype
         splits = prepared_splits(data, d.split, d.n_val, d.n_train, dtype, d.whiten, d.whiten_eps)
-        result = train(
-            initial_params(config), config, data=splits, checkpoint_dir=checkpoint_dir, resume=True
-        )
+        total = config.total_steps(len(splits.train.y))
+
+        def observe(row: Any) -> None:
+            if report is not None:
+                report(row, row.step < total)
+
+        try:
+            result = train(
+                initial_params(config),
+                config,
+                data=splits,
+                checkpoint_dir=checkpoint_dir,
+                resume=True,
+                on_eval=observe if report is not None else None,
+            )
+        except Pruned as verdict:
+            return TrialOutcome(status="pruned", final_val_acc=verdict.val_acc, steps=verdict.step)
         if checkpoint_dir is not None and result.status == "completed":
             state = Checkpoint(
                 result.params,

@@ -281,6 +281,7 @@ def train(
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     on_step: Callable[[TrainState], object] | None = None,
+    on_eval: Callable[[HistoryRow], object] | None = None,
 ) -> TrainResult:
     """Train ``params`` with mini-batch gradient descent as ``config`` says and return the result.
 
@@ -290,9 +291,11 @@ def train(
     there and ends bit-identical to an uninterrupted run (also when ``n_cycles`` grew since
     the checkpoint: the run is extended to the longer schedule). A non-finite cost stops the
     run with status ``"diverged"`` and the step where it happened. ``on_step(state)``,
-    if given, sees each accepted state at the edge (e.g. to save snapshots). ``progress``
-    reports the steps to a :class:`~handprop.progress.Progress` (``True``: a new one on
-    stderr: a bar on a terminal, periodic lines elsewhere).
+    if given, sees each accepted state at the edge (e.g. to save snapshots); ``on_eval(row)``
+    sees each evaluation's history row (e.g. to report validation accuracy to a pruner; an
+    exception it raises ends the run and propagates). ``progress`` reports the steps to a
+    :class:`~handprop.progress.Progress` (``True``: a new one on stderr: a bar on a
+    terminal, periodic lines elsewhere).
     """
     data = load_data(config) if data is None else data
     _check_inputs(params, config, data)
@@ -345,6 +348,8 @@ def train(
                         status, diverged = "diverged", t
                         break
                     hist = hist.append(row)
+                    if on_eval is not None:
+                        on_eval(row)
                     if meter is not None:
                         meter.postfix(
                             loss=f"{row.train_loss:.3f}",
