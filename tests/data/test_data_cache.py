@@ -89,8 +89,10 @@ def flip_byte(path, offset: int) -> None:
         lambda d: (d / "meta.json").write_text("{not json"),
         lambda d: (d / "meta.json").write_text("{}"),
         lambda d: (d / "meta.json").write_text("[]"),
+        lambda d: (d / "meta.json").write_text("[" * 100_000 + "]" * 100_000),
     ],
-    ids=["labels", "images", "header", "truncated", "missing", "meta", "meta-empty", "meta-list"],
+    ids=["labels", "images", "header", "truncated", "missing", "meta", "meta-empty", "meta-list",
+         "meta-deep"],  # fmt: skip
 )
 def test_corrupt_cache_is_rebuilt_with_a_notice(damage, folder, cache, caplog):
     load_cifar10(folder, progress=False)

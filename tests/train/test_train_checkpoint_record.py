@@ -82,3 +82,10 @@ def test_an_inconsistent_history_is_one_line(interrupted, capsys, pattern, repla
     edit(out, pattern, replacement)
     assert main(args(tiny, out, "--resume")) == 2
     one_line(capsys, "checkpoint in")
+
+
+def test_a_deeply_nested_checkpoint_json_is_one_line(interrupted, capsys):
+    tiny, out = interrupted
+    edit(out, r'"step": 3\b', '"step": ' + "[" * 100_000 + "]" * 100_000)
+    assert main(args(tiny, out, "--resume")) == 2
+    one_line(capsys, "checkpoint in")

@@ -151,7 +151,7 @@ def load(root: Path, source: Source, *, full: bool = False) -> Cifar10 | None:
         cifar = _cifar10(images, labels, meta)
         _checked.add(str(folder))
         return cifar
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
         log.warning("handprop: decoded cache %s is corrupt (%s); rebuilding", folder, err)
         return None
 

@@ -101,7 +101,7 @@ def read_results(path: Path) -> dict[str, TrialRecord]:
 def _parse(line: bytes, path: Path, number: int) -> TrialRecord:
     try:
         return cattrs.structure(json.loads(line), TrialRecord)
-    except (ValueError, TypeError, KeyError, cattrs.BaseValidationError) as err:
+    except (ValueError, TypeError, KeyError, RecursionError, cattrs.BaseValidationError) as err:
         raise DataError(f"{path}, line {number}: not a trial record ({err})") from err
 
 

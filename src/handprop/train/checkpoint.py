@@ -75,7 +75,7 @@ def _array_files(folder: Path) -> set[str]:
     try:
         meta = json.loads((folder / CHECKPOINT_JSON).read_text(encoding="utf-8"))
         names = {meta[key] for key in FILE_KEYS if key in meta}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return set()
     return {n for n in names if isinstance(n, str) and n == Path(n).name}
 
@@ -169,5 +169,5 @@ def load_checkpoint(
             wall_time=float(wall_time),
             opt_state=state,
         )
-    except (OSError, ValueError, KeyError, TypeError, DataError) as err:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError, DataError) as err:
         raise DataError(f"checkpoint in {folder} is unreadable ({err}); {remedy}") from None
