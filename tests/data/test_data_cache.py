@@ -91,8 +91,17 @@ def flip_byte(path, offset: int) -> None:
         lambda d: (d / "meta.json").write_text("[]"),
         lambda d: (d / "meta.json").write_text("[" * 100_000 + "]" * 100_000),
     ],
-    ids=["labels", "images", "header", "truncated", "missing", "meta", "meta-empty", "meta-list",
-         "meta-deep"],  # fmt: skip
+    ids=[
+        "labels",
+        "images",
+        "header",
+        "truncated",
+        "missing",
+        "meta",
+        "meta-empty",
+        "meta-list",
+        "meta-deep",
+    ],
 )
 def test_corrupt_cache_is_rebuilt_with_a_notice(damage, folder, cache, caplog):
     load_cifar10(folder, progress=False)

@@ -242,3 +242,25 @@ def test_step_is_sgd_on_the_full_gradient_of_the_cost(dtype, splits32, splits64)
     tol = 1e-6 if dtype == "float32" else 1e-14
     for a, b in zip(new.params.arrays().values(), expected.arrays().values(), strict=True):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize(("seconds", "expected"), [(1e-9, True), (0.0, False)])
+def test_a_checkpoint_is_written_once_checkpoint_seconds_have_passed(
+    splits32, tmp_path, seconds, expected
+):
+    from handprop.train import config_from_dict, initial_params, train
+    from handprop.train.checkpoint import CHECKPOINT_JSON
+
+    config = config_from_dict(dict(hidden=(8,), n_s=3, checkpoint_seconds=seconds))
+    seen = []
+
+    def look(state) -> None:
+        seen.append((tmp_path / "ck" / CHECKPOINT_JSON).exists())
+
+    plain = train(initial_params(config), config, data=splits32)
+    result = train(
+        initial_params(config), config, data=splits32, checkpoint_dir=tmp_path / "ck",
+        on_step=look,
+    )  # fmt: skip
+    assert any(seen) is expected
+    assert params_equal(plain.params, result.params)  # checkpoints change no bits

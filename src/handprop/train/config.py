@@ -255,9 +255,11 @@ class OptimizerConfig:
 
 @attrs.frozen(kw_only=True)
 class RunConfig:
-    """``[run]``: seed, name, evaluation and checkpoint intervals (0 = per epoch / never),
-    snapshots (``true``: the parameters at the end of every cycle of the schedule; ``k``:
-    of the last ``k`` cycles; ``false`` or 0: none)."""
+    """``[run]``: seed, name, evaluation and checkpoint intervals (0 = per epoch / never;
+    ``checkpoint_seconds``: a checkpoint also once that much wall time has passed since the
+    last, so a kill of a long run loses at most that much training), snapshots (``true``:
+    the parameters at the end of every cycle of the schedule; ``k``: of the last ``k``
+    cycles; ``false`` or 0: none)."""
 
     TABLE: ClassVar[str] = "run"
     seed: int = attrs.field(default=0, validator=_int_in(0, 2**63 - 1))
@@ -265,6 +267,7 @@ class RunConfig:
     eval_every: int = attrs.field(default=0, validator=_int_in(0))
     train_eval_size: int = attrs.field(default=0, validator=_int_in(0))
     checkpoint_every: int = attrs.field(default=0, validator=_int_in(0))
+    checkpoint_seconds: float = _float_field(300.0, _float_in(0.0, math.inf, hi_open=True))
     snapshots: bool | int = attrs.field(
         default=False,
         validator=_rule(

@@ -53,7 +53,7 @@ Step = Callable[[TrainState, int], TrainState]
 Probe = Callable[[Params, int], HistoryRow]
 
 #: Config keys that may change between a checkpoint and its resumption.
-RESUMABLE_CHANGES = frozenset({"run.checkpoint_every", "run.name"})
+RESUMABLE_CHANGES = frozenset({"run.checkpoint_every", "run.checkpoint_seconds", "run.name"})
 #: Keys that may change if the checkpoint's step is still within the new run: a cyclical
 #: schedule's first cycles do not depend on ``n_cycles``, so a run extended to more cycles
 #: continues bit-identically (successive halving promotes trials this way).
@@ -286,7 +286,8 @@ def train(
     """Train ``params`` with mini-batch gradient descent as ``config`` says and return the result.
 
     ``data`` defaults to :func:`load_data` of the config. With ``checkpoint_dir``, a
-    checkpoint is written every ``config.run.checkpoint_every`` steps and on Ctrl-C
+    checkpoint is written every ``config.run.checkpoint_every`` steps, once
+    ``config.run.checkpoint_seconds`` of wall time have passed since the last, and on Ctrl-C
     (status ``"interrupted"``); ``resume=True`` continues from the checkpoint found
     there and ends bit-identical to an uninterrupted run (also when ``n_cycles`` grew since
     the checkpoint: the run is extended to the longer schedule). A non-finite cost stops the
@@ -311,11 +312,13 @@ def train(
     restored = _restore(folder, config, params, total) if resume and folder is not None else None
     if restored is not None:
         state, history, earlier = restored
-    start = time.perf_counter()
+    start = last_checkpoint = time.perf_counter()
 
     def checkpoint(point: tuple[TrainState, History]) -> None:
+        nonlocal last_checkpoint
         if folder is not None:
-            wall = earlier + time.perf_counter() - start
+            last_checkpoint = time.perf_counter()
+            wall = earlier + last_checkpoint - start
             s = point[0]
             save_checkpoint(
                 folder,
@@ -359,7 +362,10 @@ def train(
                 point = (new, hist)
                 if on_step is not None:
                     on_step(new)
-                if config.run.checkpoint_every and new.t % config.run.checkpoint_every == 0:
+                every, seconds = config.run.checkpoint_every, config.run.checkpoint_seconds
+                if (every and new.t % every == 0) or (
+                    seconds and time.perf_counter() - last_checkpoint >= seconds
+                ):
                     checkpoint(point)
         except KeyboardInterrupt:
             status = "interrupted"
