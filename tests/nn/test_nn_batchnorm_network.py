@@ -15,7 +15,7 @@ from handprop.nn.network import scores, training_gradients
 from handprop.nn.params import Norm, Params, Stats
 from handprop.train import config_from_dict, load_params, save_params
 
-#: Two hidden layers, dropout, L2 and label smoothing (issue 11, item 4).
+#: Two hidden layers, dropout, L2 and label smoothing.
 BN_CASE = gc.CheckCase((40, 20), lam=0.02, dropout=0.3, smoothing=0.1, batchnorm=True)
 
 

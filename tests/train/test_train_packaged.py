@@ -82,7 +82,7 @@ def test_final_two_layer_runs_reach_the_acceptance_accuracy(name, at_least, cifa
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_beyond_two_layer_trains_on_real_data(cifar10, tmp_path):
-    """The issue-11 config (whitening, optimiser, label smoothing), cut to a few hundred
+    """The beyond config (whitening, optimiser, label smoothing), cut to a few hundred
     steps on a small training set: it trains, learns and stores its whitening."""
     config = load_config("beyond_two_layer").with_overrides(
         ["n_train=2000", "n_val=500", "n_s=100", "n_cycles=1", "eval_every=100"]

@@ -1,7 +1,7 @@
 """Run folders under attack: concurrency, full disks, damaged files, hostile configs.
 
 Every failure must be one line on stderr with exit code 2, and leave a folder that the
-next command can read (issue 14).
+next command can read.
 """
 
 from __future__ import annotations
