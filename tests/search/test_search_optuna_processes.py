@@ -24,7 +24,9 @@ def _finished(url):
 
 
 def _two_searches_on(url, tmp_path):
-    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(HERE), os.environ["PYTHONPATH"]])}
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])
+    }
     log = tmp_path / "executions.log"  # one line "<lam> <pid>" per trial run
     procs = []
     for name in ("a", "b"):

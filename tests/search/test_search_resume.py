@@ -20,9 +20,12 @@ def test_sigkilled_search_reruns_only_the_unfinished_trials(tmp_path):
     before = lines(log)
     assert before >= finished  # trials running at the kill were started but are lost
 
+    failed = sum(r.outcome.status == "error" for r in read_results(out / "results.jsonl").values())
+
     run_two_stage(out, log, 0.4, 0)
 
-    assert lines(log) - before == TOTAL - finished
+    # the unfinished trials, and the recorded failures, which a rerun runs again
+    assert lines(log) - before == TOTAL - finished + failed
     assert len(read_results(out / "results.jsonl")) == TOTAL
     run_two_stage(tmp_path / "uninterrupted", tmp_path / "other.log", 0.0, 0)
     assert (out / "chosen.json").read_text() == (

@@ -27,6 +27,7 @@ import cattrs
 
 from handprop.atomic import read_json_object, write_json_atomic, write_text_atomic
 from handprop.errors import ConfigError, HandpropError
+from handprop.progress import Progress
 from handprop.search.executor import available_cores, open_executor
 from handprop.search.optuna_space import OptunaStage, Param, check_params, report_space, suggest
 from handprop.search.optuna_study import (
@@ -66,12 +67,14 @@ def optuna_search(
     threads: int = 1,
     scheduler: str | None = None,
     log: Any = None,
+    progress: Progress | None = None,
 ) -> SearchResult:
     """Run the study ``name`` of ``stage`` over ``params`` around ``base_config`` in
     ``storage`` (default ``out_dir / "study.db"``); tables, plot, ``chosen.json`` and
     ``results.jsonl`` go to ``out_dir``, the winner is retrained with ``final`` as in
     :func:`~handprop.search.engine.search`. As many trials run at once as ``workers``
-    (default, also on Dask: this machine's cores // ``threads``)."""
+    (default, also on Dask: this machine's cores // ``threads``). ``progress`` sees this
+    process's trials finish (:class:`~handprop.progress.Progress`)."""
     from handprop.search.engine import run_final
 
     params = check_params(params)
@@ -100,10 +103,17 @@ def optuna_search(
         else open_executor(workers, scheduler=scheduler, threads=threads)
     )
     loop = _Loop(
-        study, store, metric, stage, params, base_config, runner, threads, url, name, out_dir, say
-    )
-    with pool as ex, heartbeats(store, stage.heartbeat_interval) as beating:
-        loop.run(ex, slots, beating)
+        study, store, metric, stage, params, base_config, runner, threads, url, name, out_dir, say,
+        progress,
+    )  # fmt: skip
+    if progress is not None:
+        progress.start(f"study {name}", stage.n, unit="trial")
+    try:
+        with pool as ex, heartbeats(store, stage.heartbeat_interval) as beating:
+            loop.run(ex, slots, beating)
+    finally:
+        if progress is not None:
+            progress.close()
     write_results(study, out_dir / "results.jsonl")  # with the trials of other processes
     records = trial_records(study)
     space = report_space(params)
@@ -139,6 +149,7 @@ class _Loop:
     name: str
     out_dir: Path
     say: Any
+    progress: Progress | None = None
     running: dict[Future, tuple[Any, dict[str, Any]]] = attrs.Factory(dict)
 
     def run(self, executor: Executor, slots: int, beating: set[int]) -> None:
@@ -197,6 +208,8 @@ class _Loop:
 
         trial, values = self.running.pop(future)
         outcome, wall_time = future.result()
+        if self.progress is not None:
+            self.progress.advance()
         for key, value in outcome_attrs(outcome, wall_time).items():
             trial.set_user_attr(key, value)
         score = _score(outcome, self.metric)
