@@ -312,6 +312,7 @@ def train(
     restored = _restore(folder, config, params, total) if resume and folder is not None else None
     if restored is not None:
         state, history, earlier = restored
+    every, seconds = config.run.checkpoint_every, config.run.checkpoint_seconds
     start = last_checkpoint = time.perf_counter()
 
     def checkpoint(point: tuple[TrainState, History]) -> None:
@@ -362,7 +363,6 @@ def train(
                 point = (new, hist)
                 if on_step is not None:
                     on_step(new)
-                every, seconds = config.run.checkpoint_every, config.run.checkpoint_seconds
                 if (every and new.t % every == 0) or (
                     seconds and time.perf_counter() - last_checkpoint >= seconds
                 ):
