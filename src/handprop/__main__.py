@@ -11,6 +11,6 @@ except BaseException as err:
     if not interrupt.interrupted(err):
         raise
     print("handprop: interrupted", file=sys.stderr)
-    sys.exit(130)
+    interrupt.leave(130)
 
-sys.exit(main())
+interrupt.leave(main())

@@ -8,18 +8,20 @@ Two places hide an interrupt from ``except KeyboardInterrupt``:
 - class creation: a ``KeyboardInterrupt`` inside ``__set_name__`` (matplotlib's axes do
   work there while importing) comes out as a ``RuntimeError`` caused by it.
 
-:func:`install` records every SIGINT, and :func:`interrupted` tells the command line's
-last handler whether an exception stands for one.
+:func:`install` records every SIGINT, :func:`interrupted` tells the command line's
+last handler whether an exception stands for one, and :func:`leave` ends the process.
 """
 
 from __future__ import annotations
 
 import _thread
+import contextlib
+import os
 import signal
 import sys
 import threading
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 _received = False
 
@@ -65,3 +67,19 @@ def interrupted(err: BaseException) -> bool:
         seen.add(id(link))
         link = link.__cause__ or link.__context__
     return _received
+
+
+def leave(code: int) -> NoReturn:
+    """Exit with ``code``; after a Ctrl-C (130) without the interpreter's finalisation.
+
+    An interrupt that cut an extension module's import short can leave state on which
+    finalisation aborts ("Fatal Python error", SIGABRT). Files, locks and workers were
+    cleaned up while the interrupt unwound the stack; what is left is as safe to drop as
+    after a kill.
+    """
+    if code != 130:
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(130)

@@ -35,6 +35,21 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path, delay):
     assert proc.returncode in (2, 130, -signal.SIGINT), err.decode()
 
 
+@pytest.mark.parametrize(("code", "finalised"), [(130, False), (2, True), (0, True)])
+def test_an_interrupted_command_skips_finalisation(code, finalised):
+    # Finalisation can abort on an import that a Ctrl-C cut short; after one, the
+    # process ends without it (atexit handlers stand for it here), other exits run it.
+    script = (
+        "import atexit, handprop.cli as cli\n"
+        "atexit.register(lambda: print('finalised'))\n"
+        f"cli.main = lambda: {code}\n"
+        "cli.entry()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert proc.returncode == code, proc.stderr.decode()
+    assert (b"finalised" in proc.stdout) is finalised
+
+
 def test_damaged_reproduce_files_are_data_errors(tmp_path):
     (tmp_path / "metrics.json").write_text('{"status": "comp')
     with pytest.raises(DataError, match=r"metrics file .* is unreadable"):

@@ -15,6 +15,7 @@ import pkgutil
 import shlex
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from handprop import interrupt
 from handprop.errors import HandpropError
@@ -124,5 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
+def entry() -> NoReturn:
+    """The ``handprop`` script: :func:`main`, then :func:`handprop.interrupt.leave`."""
+    interrupt.leave(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
