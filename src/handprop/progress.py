@@ -3,7 +3,8 @@
 A :class:`Progress` is the observer a driver (the training fold, a search's trial loop,
 the reproduce suite) reports to: :meth:`~Progress.start` a task of ``total`` units,
 :meth:`~Progress.advance` it, :meth:`~Progress.close` it. It may also carry an overall
-:class:`Count` (a whole suite, in training steps) that every task advances by its
+:class:`Count` (a whole suite or search, in :data:`WORK_UNIT`: estimated work, so that a
+step of a wide net weighs more than one of a narrow net) that every task advances by its
 ``share`` per unit. On a terminal both show as tqdm bars; when the stream is not a
 terminal, a plain line (no carriage return) is printed when a task starts, every
 :data:`EVERY_SECONDS` seconds or :data:`EVERY_FRACTION` of it, and when it ends.
@@ -22,6 +23,8 @@ from tqdm.auto import tqdm
 
 EVERY_SECONDS = 30.0
 EVERY_FRACTION = 0.1
+#: The unit of overall counts (see :meth:`handprop.train.config.TrainConfig.step_gflop`).
+WORK_UNIT = "GFLOP"
 Clock = Callable[[], float]
 
 
@@ -51,9 +54,10 @@ class Count:
         share = f" ({100 * self.done / self.total:.0f} %)" if self.total else ""
         left = self.total - self.done
         eta = f", ETA {clock_text(left / rate)}" if rate > 0 and left > 0 else ""
+        units = self.unit if self.unit == WORK_UNIT else f"{self.unit}s"
         return (
-            f"{self.label}: {self.done:.0f}/{self.total:.0f} {self.unit}s{share}, "
-            f"{rate:.3g} {self.unit}s/s, elapsed {clock_text(elapsed)}{eta}"
+            f"{self.label}: {self.done:.0f}/{self.total:.0f} {units}{share}, "
+            f"{rate:.3g} {units}/s, elapsed {clock_text(elapsed)}{eta}"
         )
 
 

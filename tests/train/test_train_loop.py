@@ -264,3 +264,22 @@ def test_a_checkpoint_is_written_once_checkpoint_seconds_have_passed(
     )  # fmt: skip
     assert any(seen) is expected
     assert params_equal(plain.params, result.params)  # checkpoints change no bits
+
+
+def test_progress_counts_a_step_at_its_estimated_work(splits32):
+    # The overall count of a suite weighs every step by the net's cost, so that an ETA
+    # holds across narrow and wide runs.
+    import io
+
+    from handprop.progress import WORK_UNIT, Count, Progress
+
+    wide = attrs.evolve(SMALL, model=attrs.evolve(SMALL.model, hidden=(256,)))
+    assert wide.step_gflop() / SMALL.step_gflop() > 3
+    plan = [c.planned_steps() * c.step_gflop() for c in (SMALL, wide)]
+    meter = Progress(io.StringIO(), overall=Count("suite", sum(plan), WORK_UNIT), bars=False)
+    run(SMALL, splits32, progress=meter)
+    assert meter.overall.done == pytest.approx(12 * SMALL.step_gflop())
+    run(wide, splits32, progress=meter)
+    meter.finish()
+    assert meter.overall.done == pytest.approx(sum(plan) * 12 / SMALL.planned_steps())
+    assert f"/{sum(plan):.0f} {WORK_UNIT}" in meter.stream.getvalue()

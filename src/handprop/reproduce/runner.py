@@ -29,7 +29,7 @@ import attrs
 from handprop.atomic import read_json_object, write_json_atomic, write_text_atomic
 from handprop.errors import ConfigError
 from handprop.lock import folder_lock
-from handprop.progress import Count, Progress
+from handprop.progress import WORK_UNIT, Count, Progress
 from handprop.reproduce.catalogue import (
     COMPATIBLE,
     FOLDERS,
@@ -120,18 +120,20 @@ def _search_plan(experiment: Experiment, suite: str) -> tuple[Any, list[str], An
     return spec, overrides, base
 
 
-def planned_steps(experiment: Experiment, suite: str) -> float:
-    """Training steps the experiment plans (an estimate for searches; none to check
-    gradients or evaluate an ensemble)."""
+def planned_work(experiment: Experiment, suite: str) -> float:
+    """Estimated training work of the experiment in GFLOP (an upper estimate for searches;
+    none to check gradients or evaluate an ensemble)."""
     from handprop.search import configure
-    from handprop.search.engine import planned_steps as search_steps
+    from handprop.search.engine import planned_work as search_work
 
     if experiment.kind == "run":
-        return _training_config(experiment, suite).planned_steps()
+        config = _training_config(experiment, suite)
+        return config.planned_steps() * config.step_gflop()
     if experiment.kind == "search":
         spec, _, base = _search_plan(experiment, suite)
         final = configure(base, spec.final_set)
-        return search_steps(base, spec.space, spec.stages, spec.repeats) + final.planned_steps()
+        trials = search_work(base, spec.space, spec.stages, spec.repeats)
+        return trials + final.planned_steps() * final.step_gflop()
     return 0.0
 
 
@@ -325,9 +327,9 @@ def run_all(
     """
     out = Path(out_dir)
     experiments = select(only, suite)
-    plans = [planned_steps(e, suite) for e in experiments] if progress is True else []
+    plans = [planned_work(e, suite) for e in experiments] if progress is True else []
     if progress is True:
-        progress = Progress(overall=Count(f"{suite} suite", sum(plans)))
+        progress = Progress(overall=Count(f"{suite} suite", sum(plans), WORK_UNIT))
     with folder_lock(out, "results folder"):
         fresh = not (out / SUITE_FILE).exists()
         state = claim(out, suite, force=force)

@@ -162,10 +162,11 @@ def search(
     return result
 
 
-def planned_steps(base_config: TrainConfig, space: Space, stages: Sequence[Stage],
-                  repeats: int = 1) -> float:  # fmt: skip
-    """Training steps the search's trials plan (diverging trials stop earlier, a promoted
-    halving trial resumes its checkpoint: an upper estimate)."""
+def planned_work(base_config: TrainConfig, space: Space, stages: Sequence[Stage],
+                 repeats: int = 1) -> float:  # fmt: skip
+    """Work in GFLOP the search's trials plan, each at the base config's step cost
+    (diverging trials stop earlier, a promoted halving trial resumes its checkpoint: an
+    upper estimate)."""
     steps, cycles = base_config.planned_steps(), base_config.schedule.n_cycles
     total = 0.0
     for stage in stages:
@@ -175,7 +176,7 @@ def planned_steps(base_config: TrainConfig, space: Space, stages: Sequence[Stage
             total += (
                 stage.n ** len(space.dimensions) if stage.method == "grid" else stage.n
             ) * steps
-    return total * repeats
+    return total * repeats * base_config.step_gflop()
 
 
 def repeat_seed(seed: int, repeat: int) -> int:
@@ -247,7 +248,7 @@ class _Trials:
                 len(keys),
                 done=len(keys) - len(futures),
                 unit="trial",
-                share=self._trial_steps(cycles),
+                share=self._trial_work(cycles),
             )
         for future in as_completed(futures):
             i, values, r, key = futures[future]
@@ -269,12 +270,13 @@ class _Trials:
         self._append(held)
         return records
 
-    def _trial_steps(self, cycles: int) -> float:
-        """Planned training steps of one trial (``cycles``: a halving rung's budget)."""
+    def _trial_work(self, cycles: int) -> float:
+        """Planned work of one trial in GFLOP (``cycles``: a halving rung's budget)."""
         if not isinstance(self.base_config, TrainConfig):
             return 1.0
-        steps = self.base_config.planned_steps()
-        return steps * cycles / self.base_config.schedule.n_cycles if cycles else steps
+        config = self.base_config
+        steps = config.planned_steps() * (cycles / config.schedule.n_cycles if cycles else 1)
+        return steps * config.step_gflop()
 
     def _append(self, records: list[TrialRecord]) -> None:
         """Append ``records`` to the results file and empty the list."""

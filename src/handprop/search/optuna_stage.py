@@ -46,6 +46,7 @@ from handprop.search.pruning import StudyReporter
 from handprop.search.report import write_report
 from handprop.search.results import METRICS, SearchResult, StageResult, TrialOutcome
 from handprop.search.trial import DataSource, Runner, TrainTrial, check_fields, configure, execute
+from handprop.train.config import TrainConfig
 
 POLL = 1.0  # seconds between looks at a study whose open trials run elsewhere
 
@@ -107,7 +108,12 @@ def optuna_search(
         progress,
     )  # fmt: skip
     if progress is not None:
-        progress.start(f"study {name}", stage.n, unit="trial")
+        work = (  # a trial's planned GFLOP (pruned trials stop earlier)
+            base_config.planned_steps() * base_config.step_gflop()
+            if isinstance(base_config, TrainConfig)
+            else 1.0
+        )
+        progress.start(f"study {name}", stage.n, unit="trial", share=work)
     try:
         with pool as ex, heartbeats(store, stage.heartbeat_interval) as beating:
             loop.run(ex, slots, beating)

@@ -12,6 +12,7 @@ and the allowed range.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -25,6 +26,7 @@ import numpy as np
 import tomli_w
 
 from handprop.atomic import write_text_atomic
+from handprop.data.batches import N_CLASSES, N_FEATURES
 from handprop.data.dataset import Scheme
 from handprop.data.whiten import METHODS as WHITEN_METHODS
 from handprop.errors import ConfigError
@@ -44,6 +46,9 @@ N_TRAIN_IMAGES = 50_000
 IMAGE_SIDE = 32
 #: Images in one CIFAR-10 batch (the ``batch1`` training split).
 BATCH_IMAGES = 10_000
+#: What a training step costs besides its matrix products (dispatch, augmentation, the
+#: schedule), in floating-point operations: the estimate of :meth:`TrainConfig.step_gflop`.
+STEP_OVERHEAD_FLOP = 5e7
 #: The most update steps a run may take: a billion, about twelve days at 1 ms per step.
 MAX_STEPS = 10**9
 #: The most snapshots a run may take (each is a parameter file).
@@ -406,6 +411,14 @@ class TrainConfig:
         """:meth:`total_steps` on the config's CIFAR-10 training split (an estimate of the
         work before the data is loaded; a diverging run stops earlier)."""
         return self.total_steps(self.train_images())
+
+    def step_gflop(self) -> float:
+        """Estimated work of one training step in GFLOP: ``6 b sum(fan_in * fan_out)`` for
+        the products of the forward and backward passes, plus :data:`STEP_OVERHEAD_FLOP`.
+        Weighs the steps of different nets in the progress of a suite or a search."""
+        sizes = (N_FEATURES, *self.model.hidden, N_CLASSES)
+        products = sum(a * b for a, b in itertools.pairwise(sizes))
+        return (6 * self.optimizer.batch_size * products + STEP_OVERHEAD_FLOP) / 1e9
 
     def total_steps(self, n_train: int) -> int:
         """Number of SGD updates for a training split of ``n_train`` images; more than

@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 from handprop.errors import ConfigError
-from handprop.progress import Count, Progress
+from handprop.progress import WORK_UNIT, Count, Progress
 from handprop.train.config import (
     ENSEMBLE_TABLE,
     TrainConfig,
@@ -118,9 +118,9 @@ def train_ensemble(
 
     out = Path(out)
     configs = ensemble.members(overrides)  # refused before the folder is made
-    plans = [c.planned_steps() for c in configs]
-    meter = (  # each member's steps, and the ensemble's in all
-        Progress(overall=Count(ensemble.name or "ensemble", sum(plans)))
+    plans = [c.planned_steps() * c.step_gflop() for c in configs]
+    meter = (  # each member's steps, and the ensemble's work in all
+        Progress(overall=Count(ensemble.name or "ensemble", sum(plans), WORK_UNIT))
         if progress is True
         else progress
     )

@@ -331,7 +331,7 @@ def train(
     diverged: int | None = None
     meter = progress if isinstance(progress, Progress) else Progress() if progress else None
     if meter is not None:
-        meter.start(config.run.name or "training", total, done=state.t)
+        meter.start(config.run.name or "training", total, done=state.t, share=config.step_gflop())
     # Divergence is detected from the cost, so overflow warnings would only be noise.
     with np.errstate(all="ignore"):
         # ``point`` is the last consistent (state, history) pair; it is replaced in one
