@@ -215,11 +215,20 @@ def test_number_formats_tex(x, text):
     assert latex.number(x) == text
 
 
-def test_escape_and_train_size():
+def test_escape_and_config_values():
+    from handprop.train import config_from_dict
+
     assert latex.escape("AMD EPYC 7B13 64-Core_x & 50%") == r"AMD EPYC 7B13 64-Core\_x \& 50\%"
-    assert latex.train_size({"split": "batch1"}) == 10_000
-    assert latex.train_size({"split": "all", "n_val": 1000}) == 49_000
-    assert latex.train_size({"split": "batch1", "n_train": 100}) == 100
+    sizes = [
+        ({"split": "batch1"}, r"10\,000", r"10\,000"),
+        ({"split": "all", "n_val": 1000}, r"49\,000", r"1\,000"),
+        ({"split": "batch1", "n_train": 100}, "100", r"10\,000"),
+    ]
+    for data, n_train, n_val in sizes:
+        values = latex.config_values(config_from_dict({"data": data}))
+        assert (values["NTrain"], values["NVal"]) == (n_train, n_val)
+    assert set(latex.config_values(None).values()) == {latex.NA}
+    assert latex.config_values(None).keys() == values.keys()
 
 
 def test_cli_passes_its_arguments_to_reproduce(tmp_path, monkeypatch, capsys):

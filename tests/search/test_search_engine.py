@@ -217,18 +217,13 @@ def _train_config_runner(config) -> TrialOutcome:
     return TrialOutcome(status="completed", final_val_acc=acc, best_val_acc=acc, steps=10)
 
 
-def test_a_folder_written_before_the_config_tables_still_resumes(tmp_path):
-    from handprop.train.config import config_from_dict, config_to_flat
+def test_a_folder_resumes_with_its_base_config_only(tmp_path):
+    from handprop.train.config import config_from_dict
 
     space = Space([Dimension("lam", 1e-4, 1e-2, "log")])
     options = {"stages": (Stage("grid", 3),), "runner": _train_config_runner, "workers": 0}
     base = config_from_dict({"hidden": [50], "n_cycles": 2, "n_val": 5000})
     search(base, space, out_dir=tmp_path, **options)
-    # earlier versions stored the base config flat: {"lam": ..., "schedule": "triangular"}
-    path = tmp_path / "search.json"
-    definition = json.loads(path.read_text())
-    definition["base_config"] = config_to_flat(base)
-    path.write_text(json.dumps(definition))
     assert search(base, space, out_dir=tmp_path, **options).chosen == {"lam": 1e-3}
     with pytest.raises(ConfigError, match="different search"):
         search(base.with_values({"n_cycles": 3}), space, out_dir=tmp_path, **options)

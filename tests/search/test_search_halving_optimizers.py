@@ -25,7 +25,7 @@ OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam", "adamw"]
 def tiny(name: str, n_cycles: int = 3, **more):
     return config_from_dict(dict(hidden=(10,), split="batch1", n_train=300, n_val=100, n_s=3,
                                  n_cycles=n_cycles, batch_size=50, eval_every=3, lam=1e-3,
-                                 seed=2, optimizer=name, **more))  # fmt: skip
+                                 seed=2, **{"optimizer.name": name}, **more))  # fmt: skip
 
 
 @pytest.fixture

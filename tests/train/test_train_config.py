@@ -3,8 +3,6 @@ overrides by dotted and bare keys, packaged configs."""
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
 
 import attrs
@@ -15,13 +13,12 @@ from handprop.train import (
     TrainConfig,
     config_from_dict,
     config_to_dict,
-    config_to_flat,
     load_config,
     packaged_config_names,
     save_config,
     training_config_names,
 )
-from handprop.train.config import KEYS, LEGACY_KEYS, OptimizerConfig, resolve_key
+from handprop.train.config import KEYS, OptimizerConfig, resolve_key
 
 FIXTURES = Path(__file__).parent / "data"
 
@@ -56,13 +53,13 @@ TRAINING_CONFIGS = training_config_names()
         ("max_shift", 32, "augment.max_shift must be an integer in [0, 31]"),
         ("n_cycles", 0, "schedule.n_cycles must be an integer >= 1"),
         ("gamma", 0.0, "schedule.gamma must be a number in (0, 1]"),
-        ("schedule", "cosine", "schedule.kind must be one of constant, triangular, triangular2"),
+        ("kind", "cosine", "schedule.kind must be one of constant, triangular, triangular2"),
         ("init", "he", "model.init must be one of fan_in, normal_0.01"),
         ("dtype", "float16", "model.dtype must be one of float32, float64"),
         ("fill", "mirror", "augment.fill must be one of zero, keep"),
         ("split", "batch2", "data.split must be one of batch1, all"),
         ("flip", 1, "augment.flip must be true or false"),
-        ("name", 3, "run.name must be a string of Unicode text, got 3"),
+        ("run.name", 3, "run.name must be a string of Unicode text, got 3"),
         ("hidden", (50, 0), "model.hidden must be a list of hidden layer sizes"),
         ("n_val", 50_000, "data.n_val must be an integer in [1, 49999]"),
         ("seed", -1, "run.seed must be an integer in [0, 9223372036854775807]"),
@@ -86,7 +83,7 @@ def test_cross_field_rules_name_full_keys():
         ConfigError,
         match=r"schedule\.epochs must be an integer >= 1 with schedule\.kind = constant",
     ):
-        config_from_dict({"schedule": "constant"})
+        config_from_dict({"kind": "constant"})
     with pytest.raises(ConfigError, match=r"model\.dropout must be 0 for the one-layer"):
         config_from_dict({"model": {"hidden": [], "dropout": 0.5}})
 
@@ -116,7 +113,7 @@ def test_unknown_keys_list_the_valid_ones():
 
 def test_nested_flat_and_dotted_forms_build_the_same_config():
     nested = config_from_dict({"optimizer": {"lam": 2e-3}, "schedule": {"kind": "triangular2"}})
-    flat = config_from_dict({"lam": 2e-3, "schedule": "triangular2"})
+    flat = config_from_dict({"lam": 2e-3, "kind": "triangular2"})
     dotted = config_from_dict({"optimizer.lam": 2e-3, "schedule.kind": "triangular2"})
     assert nested == flat == dotted
     assert nested.optimizer.lam == 2e-3 and nested.schedule.kind == "triangular2"
@@ -129,10 +126,10 @@ def test_overrides_take_dotted_and_bare_keys():
             "model.hidden=[256, 64]",
             "flip=true",
             "augment.fill=keep",
-            "name = my run",
+            "run.name = my run",
             "n_s=10",
             "augment.max_shift=2",
-            "schedule=exp_range",
+            "kind=exp_range",
         ]
     )
     assert config.optimizer.lam == 0.002
@@ -161,61 +158,32 @@ def test_bad_overrides(assignment, message):
         TrainConfig().with_overrides([assignment])
 
 
-def test_every_key_resolves_and_legacy_keys_cover_the_flat_form():
+def test_every_key_resolves_and_bare_names_only_when_unambiguous():
     assert all(resolve_key(k) == k for k in KEYS)
-    assert sorted(LEGACY_KEYS.values()) == sorted(KEYS)
-    assert resolve_key("schedule") == "schedule.kind"
+    assert resolve_key("kind") == "schedule.kind"
     assert resolve_key("lam") == "optimizer.lam"
+    with pytest.raises(ConfigError, match=r"'name' is ambiguous; use one of model|optimizer"):
+        resolve_key("name")
+    with pytest.raises(ConfigError, match="unknown config key 'schedule'"):
+        resolve_key("schedule")
 
 
 def test_toml_round_trip_writes_tables(tmp_path):
     config = config_from_dict(
-        {"hidden": [], "lam": 1.07e-3, "flip": True, "name": 'quote " and \\ back', "seed": 7}
+        {"hidden": [], "lam": 1.07e-3, "flip": True, "run.name": 'quote " and \\ back', "seed": 7}
     )
     path = tmp_path / "c.toml"
     save_config(config, path)
     assert "[optimizer]\nbatch_size = 100\nlam = 0.00107\n" in path.read_text()
     assert load_config(path) == config
     assert config_from_dict(config_to_dict(config)) == config
-    assert config_from_dict(config_to_flat(config)) == config
-
-
-def test_flat_view_is_the_pre_table_form():
-    """The recorded keys come back as written; keys added since hold their defaults."""
-    path = FIXTURES / "flat_run_config.toml"
-    recorded = tomllib.loads(path.read_text())
-    flat = config_to_flat(load_config(path))
-    assert {key: flat[key] for key in recorded} == recorded
-    defaults = config_to_flat(TrainConfig())
-    assert {k: v for k, v in flat.items() if k not in recorded} == {
-        k: v for k, v in defaults.items() if k not in recorded
-    }
-
-
-@pytest.mark.parametrize("fixture", ["flat_run_config.toml", "flat_dropout_config.toml"])
-def test_a_flat_config_written_before_the_tables_still_loads(fixture):
-    config = load_config(FIXTURES / fixture)
-    if fixture == "flat_run_config.toml":
-        assert config.run.name == "overfit"
-        assert config.schedule.kind == "constant" and config.schedule.epochs == 2
-        assert (config.data.split, config.data.n_train, config.optimizer.batch_size) == (
-            "batch1",
-            100,
-            10,
-        )
-    else:
-        assert config.model.dropout == 0.2 and config.augment.max_shift == 3
-        assert (config.run.seed, config.run.checkpoint_every) == (3, 50)
-        packaged = load_config("wide_flip_translate_dropout")
-        assert config.with_values({"seed": 0, "checkpoint_every": 0}) == packaged
 
 
 @pytest.mark.parametrize("name", TRAINING_CONFIGS)
-def test_packaged_configs_load_and_match_their_flat_form(name, tmp_path):
+def test_packaged_configs_round_trip_through_their_files(name, tmp_path):
     config = load_config(name)
-    flat = tmp_path / f"{name}.toml"
-    flat.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in config_to_flat(config).items()))
-    assert load_config(flat) == config
+    save_config(config, tmp_path / f"{name}.toml")
+    assert load_config(tmp_path / f"{name}.toml") == config
 
 
 def test_file_errors_are_config_errors(tmp_path):

@@ -181,7 +181,7 @@ def test_config_toml_is_written_by_one_writer():
     [
         ["train", "--config", "baseline", "--set", "hidden=[20, 10]", "--out", "my runs/a b"],
         ["--data", "data dir/c.tar.gz", "--no-cache", "train", "--config", "x y.toml",
-         "--set", "name=it's", "--out", "o", "--no-figures"],
+         "--set", "run.name=it's", "--out", "o", "--no-figures"],
     ],
 )  # fmt: skip
 def test_the_resume_line_pastes_back_to_the_same_arguments(argv):

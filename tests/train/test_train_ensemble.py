@@ -200,7 +200,7 @@ def test_snapshot_errors(pixel_data, tmp_path, capsys):
         ({"snapshots": 3, "n_cycles": 2}, r"run.snapshots must be true, false or an integer in"),
         ({"snapshots": -1}, r"run.snapshots must be true, false or an integer >= 0"),
         ({"snapshots": 1.5}, r"run.snapshots must be true, false or an integer >= 0"),
-        ({"snapshots": True, "schedule": "constant", "epochs": 1}, "needs a cyclical schedule"),
+        ({"snapshots": True, "kind": "constant", "epochs": 1}, "needs a cyclical schedule"),
     ],
 )
 def test_snapshot_config_is_validated(values, message):

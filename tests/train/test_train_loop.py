@@ -16,11 +16,8 @@ from handprop.nn.network import evaluate
 from handprop.train import (
     TrainState,
     config_from_dict,
-    config_to_dict,
-    config_to_flat,
     initial_params,
     load_checkpoint,
-    save_checkpoint,
     train,
 )
 from handprop.train import loop as loop_module
@@ -104,9 +101,7 @@ def test_step_is_pure(splits32):
 
 def test_float64_and_one_layer(splits64):
     config = config_from_dict(
-        dict(
-            hidden=(), init="normal_0.01", dtype="float64", schedule="constant", eta=0.01, epochs=2
-        )
+        dict(hidden=(), init="normal_0.01", dtype="float64", kind="constant", eta=0.01, epochs=2)
     )
     result = run(config, splits64)
     assert result.status == "completed" and result.steps == 6
@@ -129,7 +124,7 @@ def test_mismatched_inputs_are_config_errors(splits32, splits64):
 def test_divergence_stops_with_status_and_step(splits32, caplog):
     """eta = 1 on the one-layer network with a strong penalty: weights grow x3 per step."""
     config = config_from_dict(
-        dict(hidden=(), init="normal_0.01", schedule="constant", eta=1.0, lam=2.0, epochs=100)
+        dict(hidden=(), init="normal_0.01", kind="constant", eta=1.0, lam=2.0, epochs=100)
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow warnings leak out of the run
@@ -175,20 +170,6 @@ def test_resume_refuses_a_different_config(splits32, tmp_path):
     run(
         SMALL.with_overrides(["checkpoint_every=3"]), splits32, checkpoint_dir=tmp_path, resume=True
     )
-
-
-def test_a_checkpoint_with_a_flat_config_resumes(splits32, tmp_path):
-    """Checkpoints written before the config tables hold the flat form."""
-    config = SMALL.with_overrides(["checkpoint_every=4"])
-    whole = run(config, splits32)
-    run(config, splits32, checkpoint_dir=tmp_path)
-    ckpt = load_checkpoint(tmp_path)
-    assert ckpt is not None and ckpt.config == config_to_dict(config)
-    save_checkpoint(tmp_path, attrs.evolve(ckpt, config=config_to_flat(config)))
-    with pytest.raises(ConfigError, match=r"config differs in optimizer\.lam$"):
-        run(SMALL.with_overrides(["lam=0.5"]), splits32, checkpoint_dir=tmp_path, resume=True)
-    resumed = run(config, splits32, checkpoint_dir=tmp_path, resume=True)
-    assert params_equal(resumed.params, whole.params)
 
 
 def test_resume_extends_to_more_cycles_bit_identically(splits32, tmp_path):

@@ -270,7 +270,7 @@ def test_a_name_cannot_leave_runs(fake_data, tiny, tmp_path, capsys, monkeypatch
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-    args = ["train", "--config", str(tiny), "--set", f"name={json.dumps(name)}", "--no-figures"]
+    args = ["train", "--config", str(tiny), "--set", f"run.name={json.dumps(name)}", "--no-figures"]
     assert main(args) == 2
     one_line_error(capsys, "name must be a plain folder name")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "tiny.toml"]

@@ -15,7 +15,7 @@ from handprop.nn.network import evaluate
 from handprop.train import config_from_dict, load_config, load_params, run_experiment
 
 CONFIG = config_from_dict(
-    dict(hidden=(16,), n_s=3, n_cycles=1, eval_every=2, lam=1e-3, name="tiny")
+    dict(hidden=(16,), n_s=3, n_cycles=1, eval_every=2, lam=1e-3, **{"run.name": "tiny"})
 )
 
 
@@ -58,7 +58,7 @@ def test_existing_run_folder_is_never_overwritten(splits32, tmp_path):
 
 def test_diverged_run_writes_history_and_metrics_but_no_params(splits32, tmp_path):
     config = config_from_dict(
-        dict(hidden=(), init="normal_0.01", schedule="constant", eta=1.0, lam=2.0, epochs=100)
+        dict(hidden=(), init="normal_0.01", kind="constant", eta=1.0, lam=2.0, epochs=100)
     )
     summary = run_experiment(config, tmp_path, data=splits32, progress=False, figures=())
     assert summary.status == "diverged" and summary.test_acc is None

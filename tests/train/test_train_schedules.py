@@ -59,11 +59,11 @@ def test_exp_range_decays_the_amplitude_by_gamma_per_step():
 
 def test_config_builds_the_named_schedule_with_auto_step_size():
 
-    config = config_from_dict(dict(schedule="triangular", n_cycles=3))
+    config = config_from_dict(dict(kind="triangular", n_cycles=3))
     assert config.step_size(49_000) == 980
     assert config.total_steps(49_000) == 5880
     s = config.make_schedule(49_000)
     assert s(980) == config.schedule.eta_max and s(1960) == config.schedule.eta_min
-    const = config_from_dict(dict(schedule="constant", eta=0.1, epochs=40))
+    const = config_from_dict(dict(kind="constant", eta=0.1, epochs=40))
     assert const.total_steps(10_000) == 4000
     assert const.make_schedule(10_000)(123) == 0.1

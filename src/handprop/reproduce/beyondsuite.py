@@ -133,8 +133,8 @@ def _md_pm(s: Stat) -> str:
 
 
 def _hidden(runs: Sequence[Finished]) -> str:
-    hidden = runs[0].config.get("hidden") if runs else None
-    return ", ".join(str(h) for h in hidden) if hidden else NA
+    config = runs[0].config if runs else None
+    return ", ".join(str(h) for h in config.model.hidden) if config and config.model.hidden else NA
 
 
 def _steps(runs: Sequence[Finished]) -> int | None:

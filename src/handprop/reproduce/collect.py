@@ -17,18 +17,18 @@ from handprop.errors import DataError
 from handprop.reproduce.catalogue import EXPERIMENTS, Experiment
 from handprop.reproduce.machine import describe_data, describe_machine
 from handprop.reproduce.runner import SUITE_FILE, experiment_dir, read_metrics
-from handprop.train.config import config_from_dict, config_to_flat
+from handprop.train.config import TrainConfig, config_from_dict
 
 
 @attrs.frozen
 class Finished:
-    """One finished experiment: its folder, ``metrics.json`` and (runs) resolved config,
-    as the flat ``{bare key: value}`` view."""
+    """One finished experiment: its folder, ``metrics.json`` and the config it trained
+    (a search's base config; None for the other kinds)."""
 
     experiment: Experiment
     folder: Path
     metrics: dict[str, Any]
-    config: dict[str, Any] = attrs.Factory(dict)
+    config: TrainConfig | None = None
 
     def json(self, name: str) -> Any:
         """A JSON file of the folder, or None if absent."""
@@ -53,7 +53,7 @@ class Collected:
         return self.finished.get(name)
 
 
-def _config(folder: Path) -> dict[str, Any]:
+def _config(folder: Path) -> TrainConfig | None:
     path = folder / "config.toml"
     if path.is_file():
         try:
@@ -65,8 +65,8 @@ def _config(folder: Path) -> dict[str, Any]:
     elif (definition := folder / "search.json").is_file():
         values = dict(read_json_object(definition, "search definition").get("base_config", {}))
     else:
-        return {}
-    return config_to_flat(config_from_dict(values))
+        return None
+    return config_from_dict(values)
 
 
 def collect(out_dir: str | Path) -> Collected:

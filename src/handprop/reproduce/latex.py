@@ -15,11 +15,10 @@ from handprop.reproduce.catalogue import CYCLIC, EXPERIMENTS, IMPROVEMENTS, ONE_
 from handprop.reproduce.collect import Collected, Finished
 from handprop.reproduce.machine import SHARED_COPY_MEAN_ABS_DIFF, SHARED_COPY_PSNR_DB
 from handprop.tex import escape
+from handprop.train.config import BATCH_IMAGES, TrainConfig
 
 NA = r"\textit{n/a}"
 ORDINALS: tuple[str, ...] = ("One", "Two", "Three", "Four", "Five", "Six")
-#: Images in data_batch_1 and in the five training batches together.
-BATCH_IMAGES, TRAIN_IMAGES = 10_000, 50_000
 IMPROVEMENT_LABELS: dict[str, str] = {
     "baseline": "baseline",
     "wide": "+ wider hidden layer",
@@ -75,21 +74,9 @@ def seconds(t: Any) -> str:
     return fixed(t, 1)
 
 
-def train_size(config: Mapping[str, Any]) -> int:
-    """Training images of a config: its split, less validation, cut to ``n_train``."""
-    split = config.get("split", "all")
-    total = BATCH_IMAGES if split == "batch1" else TRAIN_IMAGES - int(config.get("n_val", 1000))
-    return min(config.get("n_train") or total, total)
-
-
 def run_values(run: Finished | None) -> dict[str, str]:
     """Macro suffix -> TeX for one training run (``n/a`` everywhere if it is missing)."""
     m: dict[str, Any] = run.metrics if run else {}
-    c: dict[str, Any] = run.config if run else {}
-    n_train = train_size(c) if c else None
-    steps_per_half = (c.get("n_s") or 2 * (n_train // c["batch_size"])) if n_train else None
-    hidden = c.get("hidden")
-    whitened = c.get("whiten", "none") != "none"
     return {
         "TestAcc": percent(m.get("test_acc")),
         "TestAccPlain": percent(m.get("test_acc_plain", m.get("test_acc"))),
@@ -99,25 +86,45 @@ def run_values(run: Finished | None) -> dict[str, str]:
         "Time": seconds(m.get("wall_time")),
         "Steps": number(m.get("steps")),
         "Status": escape(str(m.get("status", "n/a"))),
-        "Lam": number(c.get("lam")),
-        "Eta": number(c.get("eta")),
-        "EtaMin": number(c.get("eta_min")),
-        "EtaMax": number(c.get("eta_max")),
-        "Ns": number(steps_per_half),
-        "Cycles": number(c.get("n_cycles")),
-        "Batch": number(c.get("batch_size")),
-        "Epochs": number(c.get("epochs")),
-        "Hidden": ", ".join(str(h) for h in hidden) if hidden else "none" if c else NA,
-        "Dropout": number(c.get("dropout")),
-        "WhitenEps": number(c.get("whiten_eps")) if whitened else "none" if c else NA,
-        "LabelSmoothing": number(c.get("label_smoothing", 0.0)) if c else NA,
-        "FlipProb": number(c.get("flip_prob") if c.get("flip") else 0.0) if c else NA,
-        "MaxShift": number(c.get("max_shift")),
-        "ShiftProb": number(c.get("shift_prob")),
-        "NTrain": number(n_train),
-        "NVal": number(BATCH_IMAGES if c.get("split") == "batch1" else c.get("n_val")),
-        "EvalEvery": number(c.get("eval_every")),
+        **config_values(run.config if run else None),
     }
+
+
+def config_values(config: TrainConfig | None) -> dict[str, str]:
+    """Macro suffix -> TeX for a run's config (``n/a`` everywhere if there is none)."""
+    if config is None:
+        return dict.fromkeys(CONFIG_MACROS, NA)
+    model, data, augment = config.model, config.data, config.augment
+    schedule, optimizer = config.schedule, config.optimizer
+    n_train = config.train_images()
+    return {
+        "Lam": number(optimizer.lam),
+        "Eta": number(schedule.eta),
+        "EtaMin": number(schedule.eta_min),
+        "EtaMax": number(schedule.eta_max),
+        "Ns": number(config.step_size(n_train)),
+        "Cycles": number(schedule.n_cycles),
+        "Batch": number(optimizer.batch_size),
+        "Epochs": number(schedule.epochs),
+        "Hidden": ", ".join(str(h) for h in model.hidden) or "none",
+        "Dropout": number(model.dropout),
+        "WhitenEps": number(data.whiten_eps) if data.whiten != "none" else "none",
+        "LabelSmoothing": number(optimizer.label_smoothing),
+        "FlipProb": number(augment.flip_prob if augment.flip else 0.0),
+        "MaxShift": number(augment.max_shift),
+        "ShiftProb": number(augment.shift_prob),
+        "NTrain": number(n_train),
+        "NVal": number(BATCH_IMAGES if data.split == "batch1" else data.n_val),
+        "EvalEvery": number(config.run.eval_every),
+    }
+
+
+#: The macro suffixes of :func:`config_values`.
+CONFIG_MACROS: tuple[str, ...] = (
+    "Lam", "Eta", "EtaMin", "EtaMax", "Ns", "Cycles", "Batch", "Epochs", "Hidden", "Dropout",
+    "WhitenEps", "LabelSmoothing", "FlipProb", "MaxShift", "ShiftProb", "NTrain", "NVal",
+    "EvalEvery",
+)  # fmt: skip
 
 
 def search_values(found: Finished | None) -> dict[str, str]:

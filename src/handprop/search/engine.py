@@ -393,9 +393,8 @@ def _claim_folder(
 
 
 def _same_config(stored: Any, base_config: Any) -> bool:
-    """Whether a stored base config (nested tables, or the flat keys of folders written
-    before the tables) is ``base_config`` itself: a training config compares as a parsed
-    record, so folders of earlier versions still resume."""
+    """Whether a stored base config (its tables) is ``base_config`` itself: a training
+    config compares as a parsed record."""
     if not isinstance(base_config, TrainConfig) or not isinstance(stored, dict):
         return False
     try:

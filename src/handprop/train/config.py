@@ -3,8 +3,7 @@
 A :class:`TrainConfig` holds one record per TOML table: ``[model]``, ``[data]``,
 ``[augment]``, ``[schedule]``, ``[optimizer]`` and ``[run]``. A command line
 ``--set table.key=value`` or a search space addresses a field by its dotted key, or by
-its bare name where that is unambiguous (``lam``, ``n_cycles``; ``schedule`` is
-``schedule.kind``). The flat files written before the tables existed still load.
+its bare name where that is unambiguous (``lam``, ``n_cycles``, ``kind``).
 Invalid values fail at construction with a :class:`ConfigError` naming the full key
 and the allowed range.
 """
@@ -465,11 +464,12 @@ class TrainConfig:
 
     def with_values(self, values: Mapping[str, Any]) -> TrainConfig:
         """A copy with ``{key: value}`` set (dotted or unambiguous bare keys), re-validated."""
-        nested = config_to_dict(self)
+        changes: dict[str, dict[str, Any]] = {}
         for key, value in values.items():
             table, name = resolve_key(key).split(".")
-            nested[table][name] = list(value) if isinstance(value, tuple) else value
-        return config_from_dict(nested)
+            changes.setdefault(table, {})[name] = value
+        tables = {t: attrs.evolve(getattr(self, t), **c) for t, c in changes.items()}
+        return attrs.evolve(self, **tables)
 
     def with_overrides(self, assignments: Iterable[str]) -> TrainConfig:
         """A copy with ``["key=value", ...]`` applied; values are TOML (``lam=1e-3``,
@@ -492,26 +492,6 @@ TABLES: dict[str, type] = {
 KEYS: tuple[str, ...] = tuple(
     f"{table}.{f.name}" for table, cls in TABLES.items() for f in attrs.fields(cls)
 )
-#: Bare keys of the flat form (``schedule`` is the kind, ``optimizer`` the optimiser's name).
-LEGACY_KEYS: dict[str, str] = {
-    **{key.split(".")[1]: key for key in KEYS if key not in ("schedule.kind", "optimizer.name")},
-    "schedule": "schedule.kind",
-    "optimizer": "optimizer.name",
-}
-#: Keys added after the flat files: the flat view lists them only when not at their default.
-NEWER_KEYS: frozenset[str] = frozenset(
-    {
-        "model.batchnorm",
-        "model.bn_momentum",
-        "model.bn_eps",
-        "data.whiten",
-        "data.whiten_eps",
-        "augment.tta",
-        *(f"optimizer.{name}" for name in ("name", "momentum", "beta1", "beta2", "eps")),
-        "optimizer.weight_decay",
-        "optimizer.label_smoothing",
-    }
-)
 
 
 def resolve_key(key: str) -> str:
@@ -519,14 +499,17 @@ def resolve_key(key: str) -> str:
     key = key.strip()
     if key in KEYS:
         return key
-    matches = [k for k in KEYS if k.split(".")[1] == key]
-    if key in LEGACY_KEYS:
-        return LEGACY_KEYS[key]
+    matches = _named(key)
     if len(matches) == 1:
         return matches[0]
     if matches:
         raise ConfigError(f"config key {key!r} is ambiguous; use one of {', '.join(matches)}")
     raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(KEYS)}")
+
+
+def _named(name: str) -> list[str]:
+    """The dotted keys whose field is called ``name``."""
+    return [k for k in KEYS if k.split(".")[1] == name.strip()]
 
 
 def _passthrough(value: Any, _: Any) -> Any:
@@ -553,7 +536,7 @@ def _refuse_twice(dotted: str, key: str, spelled: dict[str, str]) -> None:
 
 
 def _nest(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """``{table: {name: value}}`` from nested tables, dotted keys or bare (flat) keys; a
+    """``{table: {name: value}}`` from nested tables, dotted keys or bare keys; a
     field set twice (``lam`` and ``[optimizer] lam``) is a :class:`ConfigError`."""
     nested: dict[str, dict[str, Any]] = {table: {} for table in TABLES}
     spelled: dict[str, str] = {}
@@ -567,6 +550,8 @@ def _nest(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             try:
                 table, name = resolve_key(item).split(".")
             except ConfigError:
+                if _named(item):  # ambiguous, not unknown
+                    raise
                 unknown.append(item)
                 continue
             _refuse_twice(f"{table}.{name}", item, spelled)
@@ -581,8 +566,8 @@ def _nest(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 def config_from_dict(values: Mapping[str, Any]) -> TrainConfig:
     """Validate keys and values and build the config.
 
-    ``values`` holds tables (``{"optimizer": {"lam": 1e-3}}``), dotted keys, or the bare
-    keys of the flat form (``{"lam": 1e-3, "schedule": "triangular"}``), in any mix.
+    ``values`` holds tables (``{"optimizer": {"lam": 1e-3}}``), dotted keys or unambiguous
+    bare keys (``{"lam": 1e-3, "kind": "triangular"}``), in any mix.
     """
     return _converter.structure(_nest(values), TrainConfig)
 
@@ -592,19 +577,6 @@ def config_to_dict(config: TrainConfig) -> dict[str, dict[str, Any]]:
     tables: dict[str, dict[str, Any]] = _converter.unstructure(config)
     tables["model"]["hidden"] = list(config.model.hidden)
     return tables
-
-
-def config_to_flat(config: TrainConfig) -> dict[str, Any]:
-    """The flat view ``{bare key: value}`` of the pre-table files (``schedule`` = kind);
-    keys newer than those files appear only when they differ from their default."""
-    tables, default = config_to_dict(config), config_to_dict(TrainConfig())
-    flat = {}
-    for bare, key in LEGACY_KEYS.items():
-        table, name = key.split(".")
-        value = tables[table][name]
-        if key not in NEWER_KEYS or value != default[table][name]:
-            flat[bare] = value
-    return flat
 
 
 def _parse_assignment(assignment: str) -> tuple[str, Any]:
