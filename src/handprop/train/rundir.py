@@ -49,7 +49,7 @@ from handprop.train.checkpoint import (
     save_checkpoint,
 )
 from handprop.train.config import TrainConfig, config_to_dict, load_config, save_config
-from handprop.train.data import data_whitening, initial_params, load_data
+from handprop.train.data import data_and_whitening, initial_params
 from handprop.train.history import History
 from handprop.train.inputs import NORMALIZATION_FILE, WHITENING_FILE, save_normalization
 from handprop.train.loop import changed_keys, train
@@ -268,8 +268,8 @@ def run_experiment(
     the whole call (:func:`~handprop.lock.folder_lock`); every file is written
     atomically, ``metrics.json`` last. Without ``data``, the data (and, with
     ``data.whiten``, the whitening fitted on its training split) come from
-    :func:`~handprop.train.load_data`; with it, ``whitening`` is the one applied to it, if any.
-    Either is stored as ``whitening.npz``.
+    :func:`~handprop.train.data.data_and_whitening`; with it, ``whitening`` is the one
+    applied to it, if any. Either is stored as ``whitening.npz``.
     """
     out = Path(out_dir)
     with folder_lock(out):
@@ -280,7 +280,7 @@ def run_experiment(
         if done is not None:
             return done
         if data is None:
-            data, whitening = load_data(config), data_whitening(config)
+            data, whitening = data_and_whitening(config)
         params = initial_params(config, data.train.X.shape[1], len(data.train.class_names))
         save_config(config, out / CONFIG_FILE)
         if data.normalizer is not None:
