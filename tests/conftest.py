@@ -86,7 +86,7 @@ def tiny_data(monkeypatch):
         return Dataset(X, (X @ W).argmax(axis=1), tuple(f"c{k}" for k in range(10)))
 
     splits = Splits(dataset(300), dataset(100), dataset(100))
-    monkeypatch.setattr(data_module, "_splits", lambda *args: splits)
+    monkeypatch.setattr(data_module, "prepared_splits", lambda *args: (splits, None))
     return splits
 
 

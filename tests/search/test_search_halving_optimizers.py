@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from handprop.search import Dimension, Space, Stage, TrialOutcome, search
-from handprop.search import trial as trial_module
 from handprop.search.trial import TrainTrial
 from handprop.train import config_from_dict, initial_params, train
+from handprop.train import data as data_module
 from handprop.train.checkpoint import load_checkpoint
 from handprop.train.loop import optimizer
 
@@ -31,7 +31,7 @@ def tiny(name: str, n_cycles: int = 3, **more):
 @pytest.fixture
 def fake_trial_data(monkeypatch):
     splits = synthetic_splits()
-    monkeypatch.setattr(trial_module, "prepared_splits", lambda *args: splits)
+    monkeypatch.setattr(data_module, "prepared_splits", lambda *args: (splits, None))
     return splits
 
 

@@ -33,8 +33,8 @@ def test_a_promoted_trial_with_an_optimiser_state_equals_an_uninterrupted_one(
 ):
     import numpy as np
 
-    from handprop.search.trial import DataSource, prepared_splits
-    from handprop.train import initial_params, train
+    from handprop.data import DataSource
+    from handprop.train import initial_params, load_data, train
     from handprop.train.checkpoint import load_checkpoint
     from handprop.train.loop import optimizer
 
@@ -44,8 +44,7 @@ def test_a_promoted_trial_with_an_optimiser_state_equals_an_uninterrupted_one(
     assert short.status == "completed" and short.steps == 10
     extended = run_trial(config, checkpoint_dir=str(folder))
     assert extended == run_trial(config) and extended.steps == 30
-    d = config.data
-    splits = prepared_splits(DataSource.resolve(), d.split, d.n_val, d.n_train, "float32")
+    splits = load_data(config, DataSource.resolve())
     full = train(initial_params(config), config, data=splits)
     params = initial_params(config)
     saved = load_checkpoint(folder, params.sizes, params.dtype, optimizer(config).init(params))

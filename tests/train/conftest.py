@@ -24,4 +24,4 @@ def fake_data(monkeypatch, splits32):
     """``load_data`` returns the synthetic splits (the CLI loads data by config)."""
     from handprop.train import data as data_module
 
-    monkeypatch.setattr(data_module, "_splits", lambda *args: splits32)
+    monkeypatch.setattr(data_module, "prepared_splits", lambda *args: (splits32, None))

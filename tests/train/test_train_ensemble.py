@@ -39,7 +39,7 @@ def splits(cifar):
 @pytest.fixture
 def pixel_data(monkeypatch, splits):
     """``load_data`` returns the normalised fake-pixel splits."""
-    monkeypatch.setattr(data_module, "_splits", lambda *args: splits)
+    monkeypatch.setattr(data_module, "prepared_splits", lambda *args: (splits, None))
     return splits
 
 

@@ -17,6 +17,7 @@ import pytest
 from handprop.nn import params_equal
 from handprop.train import config_from_dict, initial_params, load_checkpoint, train
 from handprop.train.checkpoint import CHECKPOINT_JSON
+from handprop.train.config import config_to_dict
 from handprop.train.loop import optimizer
 
 CONFIG = config_from_dict(
@@ -146,7 +147,7 @@ def test_corrupt_checkpoint_is_a_data_error(splits32, tmp_path):
                 "step": 5,
                 "params_file": npz.name,
                 "wall_time": 0,
-                "config": {},
+                "config": config_to_dict(CONFIG),
                 "history": [],
             }
         )

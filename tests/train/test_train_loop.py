@@ -164,7 +164,7 @@ def test_periodic_checkpoints_and_resume(splits32, tmp_path):
 
 def test_resume_refuses_a_different_config(splits32, tmp_path):
     run(SMALL.with_overrides(["checkpoint_every=4"]), splits32, checkpoint_dir=tmp_path)
-    with pytest.raises(ConfigError, match=r"config differs in optimizer\.lam$"):
+    with pytest.raises(ConfigError, match=r"config differs in optimizer\.lam; "):
         run(SMALL.with_overrides(["lam=0.5"]), splits32, checkpoint_dir=tmp_path, resume=True)
     # the checkpoint cadence may change
     run(

@@ -194,10 +194,10 @@ def test_a_failed_start_does_not_block_a_retry(
     def bad_data(*args):
         raise DataError("n_train = 99999 exceeds the 49000 training images")
 
-    monkeypatch.setattr(data_module, "_splits", bad_data)
+    monkeypatch.setattr(data_module, "prepared_splits", bad_data)
     assert main(train_args(tiny, out)) == 2
     one_line_error(capsys, "exceeds")
-    monkeypatch.setattr(data_module, "_splits", lambda *args: splits32)
+    monkeypatch.setattr(data_module, "prepared_splits", lambda *args: (splits32, None))
     assert main(train_args(tiny, out, "--set", "hidden=[10000000]")) == 2
     one_line_error(capsys, "hidden = [10000000] needs about", "GB")
     assert main(train_args(tiny, out, "--no-figures")) == 0

@@ -63,7 +63,7 @@ def picture(tmp_path):
 
 @pytest.fixture
 def pixel_data(monkeypatch, splits):
-    monkeypatch.setattr(data_module, "_splits", lambda *args: splits)
+    monkeypatch.setattr(data_module, "prepared_splits", lambda *args: (splits, None))
     return splits
 
 

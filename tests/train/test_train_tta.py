@@ -66,7 +66,7 @@ def test_a_run_with_tta_reports_both_test_accuracies(splits, tmp_path):
 
 def test_evaluate_prints_the_tta_accuracy(splits, tmp_path, monkeypatch, capsys):
     _, metrics = _params(splits, tmp_path, tta="flip")
-    monkeypatch.setattr(data_module, "_splits", lambda *args: splits)
+    monkeypatch.setattr(data_module, "prepared_splits", lambda *args: (splits, None))
     assert main(["evaluate", str(tmp_path)]) == 0
     assert f"test: accuracy {100 * metrics['test_acc']:.2f} %" in capsys.readouterr().out
 

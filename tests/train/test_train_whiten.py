@@ -111,7 +111,7 @@ def test_bad_whitening_settings_are_one_line_errors(values, message):
 def test_run_folder_stores_the_whitening(splits32, tmp_path, monkeypatch):
     config = config_from_dict({"hidden": [4], "n_s": 3, "whiten": "zca", "whiten_eps": 0.05})
     w = cheap_whitening(splits32.train.X)
-    monkeypatch.setattr(data_module, "_prepared", lambda *key: (splits32, w))
+    monkeypatch.setattr(data_module, "prepared_splits", lambda *args: (splits32, w))
     run_experiment(config, tmp_path / "run", progress=False, figures=())
     stored = load_whitening(tmp_path / "run" / "whitening.npz")
     assert np.array_equal(stored.matrix, w.matrix) and stored.method == "zca"

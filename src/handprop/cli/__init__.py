@@ -104,10 +104,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         command = f"handprop {args.command}"
-        if args.data:
-            os.environ["HANDPROP_DATA"] = os.path.abspath(args.data)
+        if args.data:  # read by every load (handprop.data.DataSource.resolve) and child
+            from handprop.data.source import DATA_ENV
+
+            os.environ[DATA_ENV] = os.path.abspath(args.data)
         if args.no_cache:
-            os.environ["HANDPROP_NO_CACHE"] = "1"
+            from handprop.data.cache import NO_CACHE_ENV
+
+            os.environ[NO_CACHE_ENV] = "1"
         return int(args.func(args) or 0)
     except BaseException as err:
         if interrupt.interrupted(err):

@@ -148,7 +148,7 @@ def load(root: Path, source: Source, *, full: bool = False) -> Cifar10 | None:
         bad = [a for a, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"checksum mismatch in {', '.join(bad)}")
-        cifar = _cifar10(images, labels, meta)
+        cifar = _assemble(images, labels, meta)
         _checked.add(str(folder))
         return cifar
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
@@ -156,7 +156,8 @@ def load(root: Path, source: Source, *, full: bool = False) -> Cifar10 | None:
         return None
 
 
-def _cifar10(images: np.ndarray, labels: np.ndarray, meta: dict[str, Any]) -> Cifar10:
+def _assemble(images: np.ndarray, labels: np.ndarray, meta: dict[str, Any]) -> Cifar10:
+    """The batches of the cached arrays, after checking them against ``meta``."""
     sizes = meta["rows"]
     if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != N_FEATURES:
         raise ValueError(f"images are {images.dtype} {images.shape}, not uint8 (n, {N_FEATURES})")

@@ -144,6 +144,24 @@ def cached(cache: Path) -> Source | None:
     return None
 
 
+@attrs.frozen
+class DataSource:
+    """Where a run's CIFAR-10 copy comes from: ``path`` (an archive or folder, absolute),
+    else the cache of the process that loads it, or a download of ``url`` checked against
+    ``known_hash``."""
+
+    path: str | None = None
+    url: str = URL
+    known_hash: str = KNOWN_HASH
+
+    @classmethod
+    def resolve(cls, source: str | os.PathLike[str] | None = None) -> DataSource:
+        """The source :func:`given` finds (``source``, ``HANDPROP_DATA``, the recorded one),
+        made absolute; without one, the cache or the download (``path`` None)."""
+        found = given(source)
+        return cls(None if found is None else str(found.path.resolve()))
+
+
 class _CappedWriter:
     """The download's file, refusing to grow past :data:`DOWNLOAD_BYTES`."""
 

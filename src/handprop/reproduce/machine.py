@@ -73,7 +73,9 @@ def describe_data(source: str | None = None) -> dict[str, Any]:
     ``kind`` is ``"shared"`` (the JPEG-decoded copy), ``"official"``, ``"other"`` (an
     unknown archive) or ``"folder"`` (an extracted folder, not checksummed).
     """
-    source = source if source is not None else os.environ.get("HANDPROP_DATA", "")
+    from handprop.data.source import DATA_ENV
+
+    source = source if source is not None else os.environ.get(DATA_ENV, "")
     path = Path(source) if source else None
     if path is None or not path.is_file():
         return {"kind": "folder", "name": path.name if path else "cache", "sha256": None}

@@ -6,6 +6,7 @@ whose stage names an Optuna sampler runs :func:`handprop.search.optuna_stage.opt
 (the ``optuna`` extra, imported only then).
 """
 
+from handprop.data.source import DataSource
 from handprop.search.engine import run_final, search
 from handprop.search.executor import InlineExecutor, local_pool, open_executor
 from handprop.search.report import write_comparison, write_report
@@ -21,7 +22,7 @@ from handprop.search.results import (
 from handprop.search.space import Dimension, Space, Stage, sample
 from handprop.search.spec import SearchSpec, load_search_spec, search_spec
 from handprop.search.stages import Narrowing, narrow
-from handprop.search.trial import DataSource, TrainTrial, configure, run_trial
+from handprop.search.trial import TrainTrial, configure, run_trial
 
 __all__ = [
     "DataSource",

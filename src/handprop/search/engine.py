@@ -44,12 +44,12 @@ from handprop.search.results import (
 from handprop.search.space import Space, Stage, Values, sample
 from handprop.search.stages import Narrowing, narrow
 from handprop.search.trial import (
-    DataSource,
     Runner,
     TrainTrial,
     check_fields,
     configure,
     execute,
+    search_source,
     setting,
 )
 from handprop.train.config import TrainConfig, config_from_dict
@@ -115,7 +115,7 @@ def search(
     if scheduler and executor is None:
         check_address(scheduler)
     out_dir = Path(out_dir)
-    runner = runner if runner is not None else TrainTrial(DataSource.resolve())
+    runner = runner if runner is not None else TrainTrial(search_source())
     _claim_folder(out_dir, base_config, space, stages, narrowing, metric, repeats, select, threads)
     results_path = out_dir / "results.jsonl"
     records = read_results(results_path)

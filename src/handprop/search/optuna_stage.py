@@ -45,7 +45,14 @@ from handprop.search.points import choose, group
 from handprop.search.pruning import StudyReporter
 from handprop.search.report import write_report
 from handprop.search.results import METRICS, SearchResult, StageResult, TrialOutcome
-from handprop.search.trial import DataSource, Runner, TrainTrial, check_fields, configure, execute
+from handprop.search.trial import (
+    Runner,
+    TrainTrial,
+    check_fields,
+    configure,
+    execute,
+    search_source,
+)
 from handprop.train.config import TrainConfig
 
 POLL = 1.0  # seconds between looks at a study whose open trials run elsewhere
@@ -96,7 +103,7 @@ def optuna_search(
     study = open_study(store, url, name, definition)
     _claim_folder(out_dir, definition, url)
     say = log or (lambda line: None)
-    runner = runner if runner is not None else TrainTrial(DataSource.resolve())
+    runner = runner if runner is not None else TrainTrial(search_source())
     slots = 1 if workers == 0 else workers or max(1, available_cores() // threads)
     pool = (
         nullcontext(executor)

@@ -3,7 +3,8 @@
 A trial runner is any picklable callable ``runner(config, **options) -> TrialOutcome``
 (successive halving passes ``checkpoint_dir``);
 :class:`TrainTrial` trains with :func:`handprop.train.train` on the data of a
-:class:`DataSource` that the client resolved, so a worker anywhere reads the client's copy.
+:class:`~handprop.data.DataSource` that the client resolved (:func:`search_source`), so a
+worker anywhere reads the client's copy.
 :func:`execute` wraps a runner so that it runs with a fixed BLAS thread count and a raising
 trial becomes an ``"error"`` outcome instead of stopping the search.
 """
@@ -13,16 +14,13 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
 import numpy as np
 
-from handprop.data import Cifar10, Splits, load_cifar10
-from handprop.data.dataset import Scheme
-from handprop.data.normalize import whitened_splits
-from handprop.data.source import KNOWN_HASH, URL, cache_folder, cached, given
+from handprop.data import load_cifar10
+from handprop.data.source import DataSource, cache_folder, cached
 from handprop.errors import ConfigError
 from handprop.search.executor import blas_threads, undo_malloc_trim
 from handprop.search.pruning import Pruned
@@ -101,49 +99,14 @@ def execute(
     return attrs.evolve(outcome, threads=threads), time.perf_counter() - start
 
 
-@attrs.frozen
-class DataSource:
-    """Where a trial's CIFAR-10 copy comes from: ``path`` (an archive or folder, absolute),
-    else the worker's cache or a download of ``url`` checked against ``known_hash``."""
-
-    path: str | None = None
-    url: str = URL
-    known_hash: str = KNOWN_HASH
-
-    @classmethod
-    def resolve(cls) -> DataSource:
-        """This process's source (``--data``, ``HANDPROP_DATA`` or the recorded one), made
-        absolute; else the default download, fetched here into the cache first when the
-        cache holds no copy (so a missing copy fails before the search starts)."""
-        found = given(None)
-        if found is None and cached(cache_folder()) is None:
-            load_cifar10(progress=True)
-        return cls(str(Path(found.path).resolve()) if found else None)
-
-
-@functools.lru_cache(maxsize=1)
-def _cifar10(data: DataSource) -> Cifar10:
-    return load_cifar10(data.path, url=data.url, known_hash=data.known_hash, progress=False)
-
-
-@functools.lru_cache(maxsize=1)
-def prepared_splits(
-    data: DataSource,
-    split: Scheme,
-    n_val: int,
-    n_train: int,
-    dtype: str,
-    whiten: str = "none",
-    whiten_eps: float = 0.1,
-) -> Splits:
-    """The normalised (and whitened) splits of ``data``, loaded once per process and kept
-    for the next trial with the same source, split settings, dtype and whitening."""
-    from handprop.train.data import whitening_fit
-
-    fit = whitening_fit(whiten, whiten_eps)
-    return whitened_splits(
-        _cifar10(data), split, fit, n_val=n_val, n_train=n_train or None, dtype=dtype
-    )[0]
+def search_source() -> DataSource:
+    """This process's source (:meth:`~handprop.data.DataSource.resolve`) for the trials; without
+    one, the default download is fetched here into the cache first when the cache holds no
+    copy (so a missing copy fails before the search starts)."""
+    found = DataSource.resolve()
+    if found.path is None and cached(cache_folder()) is None:
+        load_cifar10(progress=True)
+    return found
 
 
 @attrs.frozen
@@ -167,10 +130,10 @@ class TrainTrial:
         from handprop.train import initial_params, train
         from handprop.train.checkpoint import Checkpoint, save_checkpoint
         from handprop.train.config import config_to_dict
+        from handprop.train.data import prepared_splits
 
         data = self.data or DataSource.resolve()
-        d, dtype = config.data, config.model.dtype
-        splits = prepared_splits(data, d.split, d.n_val, d.n_train, dtype, d.whiten, d.whiten_eps)
+        splits = prepared_splits(data, config.data, config.model.dtype)[0]
         total = config.total_steps(len(splits.train.y))
 
         def observe(row: Any) -> None:

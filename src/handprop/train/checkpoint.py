@@ -132,16 +132,10 @@ def load_checkpoint(
     """
     template = EmptyState() if opt_state is None else opt_state
     folder = Path(directory)
-    meta_path = folder / CHECKPOINT_JSON
-    if not meta_path.is_file():
+    if not (folder / CHECKPOINT_JSON).is_file():
         return None
-    remedy = f"delete {folder} to start the run afresh"
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if not isinstance(meta, dict):
-            raise ValueError(f"{CHECKPOINT_JSON} holds a {type(meta).__name__}, not an object")
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"unknown checkpoint format {meta.get('format')!r}")
+        meta = _read_meta(folder)
         for key in FILE_KEYS:
             if key in meta and str(meta[key]) != Path(meta[key]).name:
                 raise ValueError(f"{key} {meta[key]!r} is not a file name")
@@ -170,4 +164,33 @@ def load_checkpoint(
             opt_state=state,
         )
     except (OSError, ValueError, KeyError, TypeError, RecursionError, DataError) as err:
-        raise DataError(f"checkpoint in {folder} is unreadable ({err}); {remedy}") from None
+        raise _unreadable(folder, err) from None
+
+
+def checkpoint_record(directory: str | Path) -> tuple[int, dict[str, Any]] | None:
+    """The step and the config record of the checkpoint in ``directory``, read without its
+    arrays (None if there is none). Raises :class:`DataError` if it is unreadable."""
+    folder = Path(directory)
+    if not (folder / CHECKPOINT_JSON).is_file():
+        return None
+    try:
+        meta = _read_meta(folder)
+        return _whole(meta["step"], "step"), dict(meta["config"])
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as err:
+        raise _unreadable(folder, err) from None
+
+
+def _read_meta(folder: Path) -> dict[str, Any]:
+    """``checkpoint.json`` of ``folder``: a JSON object of the known format (else ValueError)."""
+    meta = json.loads((folder / CHECKPOINT_JSON).read_text(encoding="utf-8"))
+    if not isinstance(meta, dict):
+        raise ValueError(f"{CHECKPOINT_JSON} holds a {type(meta).__name__}, not an object")
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"unknown checkpoint format {meta.get('format')!r}")
+    return meta
+
+
+def _unreadable(folder: Path, err: Exception) -> DataError:
+    return DataError(
+        f"checkpoint in {folder} is unreadable ({err}); delete {folder} to start the run afresh"
+    )

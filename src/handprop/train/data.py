@@ -10,27 +10,26 @@ import os
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 
 from handprop.atomic import save_npz_atomic
 from handprop.data import Cifar10, Splits, load_cifar10
-from handprop.data.dataset import Scheme
 from handprop.data.normalize import whitened_splits
-from handprop.data.source import cache_folder, given
+from handprop.data.source import DataSource, cache_folder
 from handprop.data.whiten import Method, Whitening, covariance_eigen, whitening_from_eigen
 from handprop.errors import ConfigError, DataError
 from handprop.nn.params import Params, init_params
-from handprop.train.config import TrainConfig
+from handprop.train.config import DataConfig, TrainConfig
 from handprop.train.state import INIT, stream
 
 log = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=1)
-def _cifar10(source: str | None) -> Cifar10:
-    return load_cifar10(source, progress=True)
+def _cifar10(source: DataSource) -> Cifar10:
+    return load_cifar10(source.path, url=source.url, known_hash=source.known_hash, progress=True)
 
 
 #: Version of the cached covariance eigendecompositions (bump to invalidate them).
@@ -92,52 +91,42 @@ def whitening_fit(whiten: str, eps: float) -> Callable[[np.ndarray], Whitening] 
 
 
 @functools.lru_cache(maxsize=2)
-def _prepared(
-    source: str | None,
-    split: Scheme,
-    n_val: int,
-    n_train: int,
-    dtype: str,
-    whiten: str,
-    eps: float,
+def prepared_splits(
+    source: DataSource, data: DataConfig, dtype: str
 ) -> tuple[Splits, Whitening | None]:
+    """The train / validation / test splits of ``source`` as ``data`` says, normalised and
+    (with ``data.whiten``) whitened in ``dtype``, and the whitening (None without one);
+    both fitted on the training split only.
+
+    The archive and the last two results are kept for the life of the process, the
+    whitening's eigendecomposition on disk (:func:`eigen_cached`).
+    """
     return whitened_splits(
         _cifar10(source),
-        split,
-        whitening_fit(whiten, eps),
-        n_val=n_val,
-        n_train=n_train or None,
+        data.split,
+        whitening_fit(data.whiten, data.whiten_eps),
+        n_val=data.n_val,
+        n_train=data.n_train or None,
         dtype=dtype,
     )
 
 
-def _splits(*key: Any) -> Splits:
-    return _prepared(*key)[0]
+def data_and_whitening(
+    config: TrainConfig, source: DataSource | None = None
+) -> tuple[Splits, Whitening | None]:
+    """:func:`prepared_splits` of ``source`` for the config's data settings and dtype.
 
-
-def _key(config: TrainConfig) -> tuple[Any, ...]:
-    d, found = config.data, given(None)
-    return (
-        None if found is None else str(found.path), d.split, d.n_val, d.n_train, config.model.dtype,
-        d.whiten, d.whiten_eps,
-    )  # fmt: skip
-
-
-def load_data(config: TrainConfig) -> Splits:
-    """Normalised (and, with ``data.whiten``, whitened) train / validation / test splits
-    in the config's dtype; the whitening is fitted on the training split only.
-
-    Reads ``--data`` / ``HANDPROP_DATA``, else the source recorded by ``handprop data use``
-    (see :func:`handprop.data.load_cifar10`); the archive
-    and the last splits are cached for the life of the process, the whitening's
-    eigendecomposition on disk (:func:`eigen_cached`).
+    ``source`` defaults to :meth:`DataSource.resolve`: ``HANDPROP_DATA`` (which ``--data``
+    sets), else the source recorded by ``handprop data use``, else the cache or a download.
     """
-    return _splits(*_key(config))
+    found = DataSource.resolve() if source is None else source
+    return prepared_splits(found, config.data, config.model.dtype)
 
 
-def data_whitening(config: TrainConfig) -> Whitening | None:
-    """The whitening :func:`load_data` applies for ``config`` (None without one)."""
-    return None if config.data.whiten == "none" else _prepared(*_key(config))[1]
+def load_data(config: TrainConfig, source: DataSource | None = None) -> Splits:
+    """The splits of :func:`data_and_whitening`: normalised (and, with ``data.whiten``,
+    whitened) train / validation / test splits in the config's dtype."""
+    return data_and_whitening(config, source)[0]
 
 
 def training_bytes(config: TrainConfig, d_in: int = 3072, n_classes: int = 10) -> int:

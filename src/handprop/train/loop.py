@@ -33,10 +33,16 @@ from handprop.nn.params import Grads, Params
 from handprop.optim import GradientTransformation, make_optimizer
 from handprop.progress import Progress
 from handprop.train import schedules
-from handprop.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from handprop.train.config import KEYS, TrainConfig, config_from_dict, config_to_dict
+from handprop.train.checkpoint import (
+    Checkpoint,
+    checkpoint_record,
+    load_checkpoint,
+    save_checkpoint,
+)
+from handprop.train.config import TrainConfig, config_from_dict, config_to_dict
 from handprop.train.data import load_data
 from handprop.train.history import History, HistoryRow
+from handprop.train.resume import resume_error
 from handprop.train.state import (
     EVAL_SUBSET,
     NOISE,
@@ -51,20 +57,6 @@ log = logging.getLogger(__name__)
 
 Step = Callable[[TrainState, int], TrainState]
 Probe = Callable[[Params, int], HistoryRow]
-
-#: Config keys that may change between a checkpoint and its resumption.
-RESUMABLE_CHANGES = frozenset({"run.checkpoint_every", "run.checkpoint_seconds", "run.name"})
-#: Keys that may change if the checkpoint's step is still within the new run: a cyclical
-#: schedule's first cycles do not depend on ``n_cycles``, so a run extended to more cycles
-#: continues bit-identically (successive halving promotes trials this way).
-EXTENDABLE = frozenset({"schedule.n_cycles"})
-
-
-def changed_keys(
-    saved: TrainConfig, config: TrainConfig, free: frozenset[str] = RESUMABLE_CHANGES
-) -> list[str]:
-    """Dotted keys whose values differ between two configs, except those in ``free``."""
-    return [key for key in KEYS if key not in free and config.value(key) != saved.value(key)]
 
 
 def batch_layout(config: TrainConfig, n_train: int) -> tuple[int, int]:
@@ -246,27 +238,28 @@ def _check_inputs(params: Params, config: TrainConfig, data: Splits) -> None:
 def _restore(
     checkpoint_dir: Path, config: TrainConfig, params: Params, total: int
 ) -> tuple[TrainState, History, float] | None:
+    """The state saved in ``checkpoint_dir`` (None if there is none), after
+    :func:`~handprop.train.resume.resume_error` allows ``config`` to continue it."""
+    found = checkpoint_record(checkpoint_dir)
+    if found is None:
+        return None
+    step, record = found
+    try:
+        saved = config_from_dict(record)  # nested, or flat from before the tables
+    except ConfigError as err:
+        raise ConfigError(f"cannot resume {checkpoint_dir}: its config is invalid: {err}") from None
+    refusal = resume_error(saved, config, checkpoint_dir, (step, total))
+    if refusal is not None:
+        raise refusal
+    if step > total:
+        raise DataError(
+            f"checkpoint in {checkpoint_dir} is unreadable (step {step} is beyond the "
+            f"run's {total} steps); delete {checkpoint_dir} to start the run afresh"
+        )
     template = optimizer(config).init(params)
     ckpt = load_checkpoint(checkpoint_dir, params.sizes, params.dtype, template)
     if ckpt is None:
         return None
-    try:
-        saved = config_from_dict(ckpt.config)  # nested, or flat from before the tables
-    except ConfigError as err:
-        raise ConfigError(
-            f"cannot resume from {checkpoint_dir}: its config is invalid: {err}"
-        ) from None
-    free = RESUMABLE_CHANGES | (EXTENDABLE if ckpt.step <= total else frozenset())
-    changed = changed_keys(saved, config, free)
-    if changed:
-        raise ConfigError(
-            f"cannot resume from {checkpoint_dir}: config differs in {', '.join(changed)}"
-        )
-    if ckpt.step > total:
-        raise DataError(
-            f"checkpoint in {checkpoint_dir} is unreadable (step {ckpt.step} is beyond the "
-            f"run's {total} steps); delete {checkpoint_dir} to start the run afresh"
-        )
     log.info("resuming from step %d in %s", ckpt.step, checkpoint_dir)
     state = TrainState(ckpt.params, ckpt.step, opt_state=ckpt.opt_state)
     return state, ckpt.history, ckpt.wall_time
@@ -290,7 +283,8 @@ def train(
     ``config.run.checkpoint_seconds`` of wall time have passed since the last, and on Ctrl-C
     (status ``"interrupted"``); ``resume=True`` continues from the checkpoint found
     there and ends bit-identical to an uninterrupted run (also when ``n_cycles`` grew since
-    the checkpoint: the run is extended to the longer schedule). A non-finite cost stops the
+    the checkpoint: the run is extended to the longer schedule; what may change is
+    :func:`~handprop.train.resume.resume_error`'s rule). A non-finite cost stops the
     run with status ``"diverged"`` and the step where it happened. ``on_step(state)``,
     if given, sees each accepted state at the edge (e.g. to save snapshots); ``on_eval(row)``
     sees each evaluation's history row (e.g. to report validation accuracy to a pruner; an

@@ -45,15 +45,17 @@ from handprop.progress import Progress
 from handprop.train.checkpoint import (
     CHECKPOINT_JSON,
     Checkpoint,
+    checkpoint_record,
     prune_checkpoint,
     save_checkpoint,
 )
 from handprop.train.config import TrainConfig, config_to_dict, load_config, save_config
-from handprop.train.data import data_whitening, initial_params, load_data
+from handprop.train.data import data_and_whitening, initial_params
 from handprop.train.history import History
 from handprop.train.inputs import NORMALIZATION_FILE, WHITENING_FILE, save_normalization
-from handprop.train.loop import changed_keys, train
+from handprop.train.loop import train
 from handprop.train.params_file import save_params
+from handprop.train.resume import resume_error
 from handprop.train.snapshots import SNAPSHOT_DIR, snapshot_hook
 from handprop.train.state import Status, TrainResult
 from handprop.train.tta import tta_accuracy
@@ -168,38 +170,58 @@ def run_folder(root: Path, name: str) -> Path:
     return root / name
 
 
-def _check_folder(out: Path, config: TrainConfig, resume: bool) -> RunSummary | None:
-    """Refuse a folder we may not (re)use; the summary of a completed one we may report.
+def _has_progress(out: Path) -> bool:
+    """Whether ``out`` holds a run's progress (a start that failed before training has none,
+    so its folder is free to reuse)."""
+    return any((out / n).exists() for n in PROGRESS_FILES)
 
-    A folder without progress (no checkpoint, history, parameters or metrics: a start
-    that failed before training) is free to reuse. Nothing is written here.
-    """
-    progress = [n for n in PROGRESS_FILES if (out / n).exists()]
-    if not progress:
+
+def _saved_config(out: Path) -> TrainConfig | None:
+    """The config of the run in ``out`` (None if it has none)."""
+    if not (out / CONFIG_FILE).is_file():
+        return None
+    try:
+        return load_config(out / CONFIG_FILE)
+    except ConfigError as err:
+        raise DataError(f"cannot resume {out}: {err}") from None
+
+
+def _check_folder(out: Path, config: TrainConfig, resume: bool) -> RunSummary | None:
+    """Refuse a folder we may not (re)use; the summary of a completed run we may report
+    (:func:`~handprop.train.resume.resume_error` with no state to continue). Nothing is
+    written here."""
+    if not _has_progress(out):
         return None
     if not resume:
         raise ConfigError(
             f"{out} already holds a run; pass resume to continue it, or choose another folder"
         )
-    if (out / CONFIG_FILE).is_file():
-        try:
-            saved = load_config(out / CONFIG_FILE)
-        except ConfigError as err:
-            raise DataError(f"cannot resume {out}: {err}") from None
-        changed = changed_keys(saved, config)
-        if changed:
-            raise ConfigError(
-                f"cannot resume {out}: its config differs in {', '.join(changed)}; "
-                f"choose another folder"
-            )
-    if (out / METRICS_FILE).exists():
-        metrics = read_json_object(out / METRICS_FILE, "metrics file")
-        if metrics.get("status") == "completed":
-            try:
-                return _summary(out, metrics)
-            except (KeyError, TypeError) as err:
-                raise DataError(f"metrics file {out / METRICS_FILE} lacks {err}") from None
-    return None
+    if not (out / METRICS_FILE).exists():
+        return None
+    metrics = read_json_object(out / METRICS_FILE, "metrics file")
+    if metrics.get("status") != "completed":
+        return None
+    saved = _saved_config(out)
+    refusal = None if saved is None else resume_error(saved, config, out, None)
+    if refusal is not None:
+        raise refusal
+    try:
+        return _summary(out, metrics)
+    except (KeyError, TypeError) as err:
+        raise DataError(f"metrics file {out / METRICS_FILE} lacks {err}") from None
+
+
+def _check_unfinished(out: Path, config: TrainConfig, total: int) -> None:
+    """Refuse to continue the unfinished run in ``out`` with ``config`` (``total`` steps)
+    unless :func:`~handprop.train.resume.resume_error` allows it for its checkpoint's step
+    (0 without one: the run starts again). Nothing is written here."""
+    saved = _saved_config(out) if _has_progress(out) else None
+    if saved is None:
+        return
+    found = checkpoint_record(out / CHECKPOINT_DIR)
+    refusal = resume_error(saved, config, out, (0 if found is None else found[0], total))
+    if refusal is not None:
+        raise refusal
 
 
 def _finish(
@@ -263,13 +285,14 @@ def run_experiment(
     """Train ``config`` from its initial parameters and fill the run folder ``out_dir``.
 
     ``resume=True`` continues an interrupted run in ``out_dir`` (a finished run is
-    reported as it is; a run of another config is refused); without it, a folder that
+    reported as it is; a run of another config is refused unless
+    :func:`~handprop.train.resume.resume_error` allows it); without it, a folder that
     already holds a run is refused rather than overwritten. The folder is locked for
     the whole call (:func:`~handprop.lock.folder_lock`); every file is written
     atomically, ``metrics.json`` last. Without ``data``, the data (and, with
     ``data.whiten``, the whitening fitted on its training split) come from
-    :func:`~handprop.train.load_data`; with it, ``whitening`` is the one applied to it, if any.
-    Either is stored as ``whitening.npz``.
+    :func:`~handprop.train.data.data_and_whitening`; with it, ``whitening`` is the one
+    applied to it, if any. Either is stored as ``whitening.npz``.
     """
     out = Path(out_dir)
     with folder_lock(out):
@@ -280,7 +303,9 @@ def run_experiment(
         if done is not None:
             return done
         if data is None:
-            data, whitening = load_data(config), data_whitening(config)
+            data, whitening = data_and_whitening(config)
+        if resume:
+            _check_unfinished(out, config, config.total_steps(len(data.train.y)))
         params = initial_params(config, data.train.X.shape[1], len(data.train.class_names))
         save_config(config, out / CONFIG_FILE)
         if data.normalizer is not None:
