@@ -23,8 +23,15 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from handprop.kernels.dropout import dropout_mask
-from handprop.nn import Params, gradients, init_params
-from handprop.train import initial_params, load_config, load_data, train, training_config_names
+from handprop.nn import Params, gradients
+from handprop.train import (
+    config_from_dict,
+    init_params,
+    load_config,
+    load_data,
+    train,
+    training_config_names,
+)
 
 STORED = json.loads((Path(__file__).parent / "data" / "bit_identity.json").read_text())
 
@@ -80,7 +87,12 @@ def test_gradients_are_bit_identical(name):
     n, d = 16, 3072
     X = rng.standard_normal((n, d)).astype(model.dtype)
     y = rng.integers(0, 10, n)
-    params = init_params(d, model.hidden, 10, seed=7, dtype=model.dtype, init=model.init)
+    params = init_params(
+        config_from_dict(dict(hidden=model.hidden, dtype=model.dtype, init=model.init)),
+        d,
+        10,
+        seed=7,
+    )
     masks = None
     if model.dropout:
         masks = [
@@ -95,6 +107,6 @@ def test_gradients_are_bit_identical(name):
 def test_short_real_data_runs_are_bit_identical(name, cifar10):
     run = HASHES["runs"][name]
     config = load_config(name).with_overrides(run["set"])
-    result = train(initial_params(config), config, data=load_data(config))
+    result = train(init_params(config), config, data=load_data(config))
     assert result.status == "completed"
     assert digest(result.params) == run["params_sha256"]

@@ -34,7 +34,7 @@ def test_a_promoted_trial_with_an_optimiser_state_equals_an_uninterrupted_one(
     import numpy as np
 
     from handprop.search.trial import DataSource, prepared_splits
-    from handprop.train import initial_params, train
+    from handprop.train import init_params, train
     from handprop.train.checkpoint import load_checkpoint
     from handprop.train.loop import optimizer
 
@@ -46,8 +46,8 @@ def test_a_promoted_trial_with_an_optimiser_state_equals_an_uninterrupted_one(
     assert extended == run_trial(config) and extended.steps == 30
     d = config.data
     splits = prepared_splits(DataSource.resolve(), d.split, d.n_val, d.n_train, "float32")
-    full = train(initial_params(config), config, data=splits)
-    params = initial_params(config)
+    full = train(init_params(config), config, data=splits)
+    params = init_params(config)
     saved = load_checkpoint(folder, params.sizes, params.dtype, optimizer(config).init(params))
     for a, b in zip(saved.params.arrays().values(), full.params.arrays().values(), strict=True):
         assert np.array_equal(a, b)

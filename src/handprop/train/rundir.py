@@ -49,7 +49,7 @@ from handprop.train.checkpoint import (
     save_checkpoint,
 )
 from handprop.train.config import TrainConfig, config_to_dict, load_config, save_config
-from handprop.train.data import data_whitening, initial_params, load_data
+from handprop.train.data import data_whitening, init_params, load_data
 from handprop.train.history import History
 from handprop.train.inputs import NORMALIZATION_FILE, WHITENING_FILE, save_normalization
 from handprop.train.loop import changed_keys, train
@@ -281,7 +281,7 @@ def run_experiment(
             return done
         if data is None:
             data, whitening = load_data(config), data_whitening(config)
-        params = initial_params(config, data.train.X.shape[1], len(data.train.class_names))
+        params = init_params(config, data.train.X.shape[1], len(data.train.class_names))
         save_config(config, out / CONFIG_FILE)
         if data.normalizer is not None:
             save_normalization(data.normalizer, data.train.class_names, out / NORMALIZATION_FILE)
