@@ -11,6 +11,7 @@ from numpy.typing import DTypeLike
 
 from handprop.kernels.augment import CHANNELS, SIDE, Augmentation, Fill
 from handprop.kernels.dropout import draw_uniforms
+from handprop.kernels.normalize import column_stats
 
 
 def relu_forward(x: np.ndarray) -> np.ndarray:
@@ -126,22 +127,6 @@ def adam_update(
     return W + (u - decay * W if decay else u), new_m, new_v
 
 
-def column_stats(X: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std (two-pass, float64) of each column of ``X`` (n, d), ``chunk`` rows at a
-    time (rows summed in order within a chunk, chunk sums in order)."""
-    n, d = X.shape
-    blocks = [slice(i, i + chunk) for i in range(0, n, chunk)]
-    total = np.zeros(d)
-    for rows in blocks:
-        total += X[rows].sum(axis=0, dtype=np.float64)
-    mean = total / n
-    squares = np.zeros(d)
-    for rows in blocks:
-        dev = X[rows].astype(np.float64) - mean
-        squares += np.einsum("ij,ij->j", dev, dev)
-    return mean, np.sqrt(squares / n)
-
-
 def _scaled(data: np.ndarray, scale: np.floating) -> np.ndarray:
     """uint8 ``data`` as a new array in the dtype of ``scale``, divided by it."""
     X = data.astype(type(scale))
@@ -152,7 +137,8 @@ def _scaled(data: np.ndarray, scale: np.floating) -> np.ndarray:
 def column_stats_u8(
     data: np.ndarray, scale: np.floating, chunk: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`column_stats` of the scaled pixels ``data / scale`` (a float copy)."""
+    """:func:`~handprop.kernels.normalize.column_stats` of the scaled pixels ``data / scale``
+    (a float copy): the float path the kernel repeats."""
     return column_stats(_scaled(data, scale), chunk)
 
 
