@@ -1,9 +1,8 @@
-"""Gradients and short training runs are bit-identical to those of the code before the
-network became a layer sequence and the config nested records.
+"""Gradients and short training runs reproduce recorded results bit for bit.
 
-``data/bit_identity.json`` holds sha256 hashes recorded with that earlier code: the
-gradients of every packaged training config on fixed inputs, and the final parameters
-of shortened real-data runs of ``baseline`` and ``wide_flip_translate_dropout``.
+``data/bit_identity.json`` holds sha256 hashes, never re-recorded: the gradients of the
+packaged training configs on fixed inputs, and the final parameters of shortened
+real-data runs of ``baseline`` and ``wide_flip_translate_dropout``.
 Float32 matrix products round differently with each OpenBLAS kernel and thread count, so
 the hashes are kept per BLAS environment (``openblas-<kernel>-<threads>``, as
 threadpoolctl names it; recorded for SkylakeX, the kernel OpenBLAS picks on this
@@ -48,7 +47,7 @@ def blas_environment() -> str:
 ENVIRONMENT = blas_environment()
 HASHES = STORED["environments"].get(ENVIRONMENT, next(iter(STORED["environments"].values())))
 TRAINING_CONFIGS = training_config_names()
-#: The configs that existed when the hashes were recorded (later ones have no "before").
+#: The configs with recorded gradient hashes (configs added since have none).
 RECORDED = sorted(HASHES["gradients"])
 
 #: The hashes were recorded with the compiled kernels; run as plain Python (the nojit env)

@@ -86,7 +86,7 @@ def test_a_kind_registered_in_a_test_passes_the_torch_gradient_check(leaky):
     assert N.L.softmax_cross_entropy_forward(scores, y)[0] + penalty == pytest.approx(cost)
 
 
-def test_the_default_sequence_is_todays_classifier():
+def test_the_default_sequence_is_the_classifier():
     assert mlp(2, dropout=True) == (
         Affine(),
         ReLU(),

@@ -178,7 +178,7 @@ def test_resume_refuses_a_different_config(splits32, tmp_path):
 
 
 def test_a_checkpoint_with_a_flat_config_resumes(splits32, tmp_path):
-    """Checkpoints written before the config tables hold the flat form."""
+    """A checkpoint may hold its config in the flat form (bare keys, no tables)."""
     config = SMALL.with_overrides(["checkpoint_every=4"])
     whole = run(config, splits32)
     run(config, splits32, checkpoint_dir=tmp_path)

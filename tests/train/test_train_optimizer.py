@@ -77,7 +77,7 @@ def test_label_smoothing_changes_the_training_loss_not_the_evaluation(splits32):
     assert not params_equal(ra.params, rb.params)
 
 
-def test_sgd_by_name_is_todays_step(splits32):
+def test_sgd_by_name_is_the_default_step(splits32):
     config = config_from_dict({"hidden": [8], "n_s": 4, "lam": 1e-3, "dropout": 0.2})
     params = init_params(config)
     full = train(params, config, data=splits32)

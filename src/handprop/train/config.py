@@ -4,7 +4,7 @@ A :class:`TrainConfig` holds one record per TOML table: ``[model]``, ``[data]``,
 ``[augment]``, ``[schedule]``, ``[optimizer]`` and ``[run]``. A command line
 ``--set table.key=value`` or a search space addresses a field by its dotted key, or by
 its bare name where that is unambiguous (``lam``, ``n_cycles``; ``schedule`` is
-``schedule.kind``). The flat files written before the tables existed still load.
+``schedule.kind``). Flat files (bare keys, no tables) load too.
 Invalid values fail at construction with a :class:`ConfigError` naming the full key
 and the allowed range.
 """

@@ -142,7 +142,7 @@ def make_step(
         config.augment.fill,
     )
     shuffle, smoothing = config.optimizer.shuffle, config.optimizer.label_smoothing
-    # plain SGD keeps its fused update (bit-identical to the runs before the optimisers)
+    # plain SGD runs sgd_l2_step: one pass over each W updates it and reads its L2 penalty
     update = None if config.optimizer.name == "sgd" else optimizer(config).step
     augments = config.augments
     draw = functools.partial(
@@ -251,7 +251,7 @@ def _restore(
     if ckpt is None:
         return None
     try:
-        saved = config_from_dict(ckpt.config)  # nested, or flat from before the tables
+        saved = config_from_dict(ckpt.config)  # nested tables, or the flat form
     except ConfigError as err:
         raise ConfigError(
             f"cannot resume from {checkpoint_dir}: its config is invalid: {err}"
