@@ -19,11 +19,11 @@ CONFIG = "wide_flip_translate_dropout"
 OVERRIDES = ["n_s=5", "n_cycles=1"] if QUICK else ["n_s=100", "n_cycles=1", "eval_every=100"]
 CHILD = """
 import resource, sys
-from handprop.train import initial_params, load_config, load_data, train
+from handprop.train import init_params, load_config, load_data, train
 config = load_config(sys.argv[1]).with_overrides(sys.argv[2:])
 data = load_data(config)
 assert len(data.train.y) + len(data.val.y) == 50_000 and config.model.dtype == "float32"
-assert train(initial_params(config), config, data=data).status == "completed"
+assert train(init_params(config), config, data=data).status == "completed"
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 """
 

@@ -27,7 +27,7 @@ from bench import jax_ref
 from bench.conftest import Measure
 from bench.workloads import D_IN, N_CLASSES, QUICK
 from handprop.data.whiten import covariance_eigen
-from handprop.nn.params import Layer, Params
+from handprop.nn.params import AffineParams, Params
 from handprop.optim import make_optimizer
 
 DTYPE = "float32"
@@ -55,11 +55,11 @@ def parameters(seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
 
 
 def _records(arrays: list[np.ndarray]) -> Params:
-    return Params([Layer(arrays[0], arrays[1]), Layer(arrays[2], arrays[3])])
+    return Params([AffineParams(arrays[0], arrays[1]), AffineParams(arrays[2], arrays[3])])
 
 
 def handprop_update(name: str) -> Callable[[], Any]:
-    options = {"adam": dict(b1=B1, b2=B2, eps=EPS)}.get(name, dict(momentum=BETA))
+    options = {"adam": dict(beta1=B1, beta2=B2, eps=EPS)}.get(name, dict(momentum=BETA))
     opt = make_optimizer(name, lam=LAM, **options)
     params, grads = (_records(a) for a in parameters())
     carry = [params, opt.init(params)]

@@ -16,7 +16,7 @@ from typing import Any
 from bench.report import GATHER_PART, MATMUL_PART
 from bench.test_bench_runs import RUNS, require_real_data, run_config
 from bench.workloads import QUICK, forward_flops, step_flops
-from handprop.train import TrainState, initial_params, load_data, make_step
+from handprop.train import TrainState, init_params, load_data, make_step
 from handprop.train.loop import make_probe
 
 PROFILED_STEPS = 20 if QUICK else 600
@@ -39,7 +39,7 @@ def profile_steps(name: str) -> dict[str, Any]:
     config = run_config(name)
     data = load_data(config)
     step = make_step(config, data.train)
-    state = step(TrainState(initial_params(config)), 0)  # compiles, shuffles epoch 0
+    state = step(TrainState(init_params(config)), 0)  # compiles, shuffles epoch 0
     profiler = cProfile.Profile()
     start = time.perf_counter()
     profiler.enable()

@@ -16,7 +16,7 @@ import pytest
 from bench import jax_ref
 from bench.conftest import Measure
 from bench.workloads import QUICK, torch_train
-from handprop.train import TrainConfig, initial_params, load_config, load_data, train
+from handprop.train import TrainConfig, init_params, load_config, load_data, train
 
 RUNS = {"baseline run": "baseline", "improvements run": "wide_flip_translate_dropout"}
 QUICK_OVERRIDES = ("n_train=500", "n_s=5", "n_cycles=1", "eval_every=5", "train_eval_size=100")
@@ -37,7 +37,7 @@ def run_config(name: str) -> TrainConfig:
 
 
 def _handprop_run(config: TrainConfig, data: object) -> int:
-    result = train(initial_params(config), config, data=data)  # type: ignore[arg-type]
+    result = train(init_params(config), config, data=data)  # type: ignore[arg-type]
     assert result.status == "completed"
     return result.steps
 

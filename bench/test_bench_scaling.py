@@ -28,7 +28,7 @@ from bench.workloads import (
     synthetic_pool,
 )
 from handprop.data import Dataset
-from handprop.train import TrainConfig, TrainState, config_from_dict, initial_params, make_step
+from handprop.train import TrainConfig, TrainState, config_from_dict, init_params, make_step
 
 DTYPE = "float32"
 LAM, ETA = 1e-3, 0.01
@@ -54,7 +54,7 @@ def handprop_step(hidden: int, batch: int) -> tuple[Any, tuple[Any, ...]]:
     config = sweep_config(hidden, batch)
     X, y = synthetic_pool(DTYPE, POOL)
     step = make_step(config, Dataset(X, y, CLASS_NAMES))
-    return step, (step(TrainState(initial_params(config)), 0), 1)
+    return step, (step(TrainState(init_params(config)), 0), 1)
 
 
 def torch_step(hidden: int, batch: int) -> tuple[Any, tuple[Any, ...]]:

@@ -27,7 +27,7 @@ from bench.workloads import (
     synthetic_pool,
 )
 from handprop.data import Dataset
-from handprop.train import TrainConfig, TrainState, config_from_dict, initial_params, make_step
+from handprop.train import TrainConfig, TrainState, config_from_dict, init_params, make_step
 
 LAM, ETA = 1e-3, 0.01
 CLASS_NAMES = tuple(f"class{k}" for k in range(N_CLASSES))
@@ -45,7 +45,7 @@ def handprop_step(hidden: int, dtype: str, batchnorm: bool = False) -> tuple[Any
     config = step_config(hidden, dtype, batchnorm)
     X, y = synthetic_pool(dtype)
     step = make_step(config, Dataset(X, y, CLASS_NAMES))
-    return step, (step(TrainState(initial_params(config)), 0), 1)
+    return step, (step(TrainState(init_params(config)), 0), 1)
 
 
 def torch_step(hidden: int, dtype: str, batchnorm: bool = False) -> tuple[Any, tuple[Any, ...]]:

@@ -36,7 +36,7 @@ def show(fig: Figure) -> None:
 
 # %%
 data = hp.load_data(config)
-params = hp.initial_params(config)
+params = hp.init_params(config)
 result = hp.train(params, config, data=data, progress=False)
 print(result.status)
 print(f"test accuracy {100 * hp.accuracy(result.params, data.test.X, data.test.y):.2f} %")

@@ -53,7 +53,7 @@ print(sequence)
 
 config = hp.load_config("baseline").with_overrides(["n_train=2000" if SMALL else "n_train=20000"])
 data = hp.load_data(config)
-params = hp.initial_params(config)
+params = hp.init_params(config)
 
 
 def cost_and_grads(params, X, y, lam):
@@ -71,7 +71,7 @@ def cost_and_grads(params, X, y, lam):
 # %%
 rng = np.random.default_rng(0)
 p64 = hp.Params(
-    tuple(hp.Layer(p.W.astype(np.float64), p.b.astype(np.float64)) for p in params.layers)
+    tuple(hp.AffineParams(p.W.astype(np.float64), p.b.astype(np.float64)) for p in params.layers)
 )
 X, y = data.train.X[:20].astype(np.float64), data.train.y[:20]
 _, grads = cost_and_grads(p64, X, y, 0.01)
@@ -113,7 +113,7 @@ for epoch in range(3 if SMALL else 10):
         cost, grads = cost_and_grads(params, Xtr[idx], ytr[idx], lam)
         params = hp.Params(
             tuple(
-                hp.Layer(p.W - eta * g.W, p.b - eta * g.b)
+                hp.AffineParams(p.W - eta * g.W, p.b - eta * g.b)
                 for p, g in zip(params.layers, grads.layers, strict=True)
             )
         )

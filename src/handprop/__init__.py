@@ -22,21 +22,20 @@ if TYPE_CHECKING:
     )
     from handprop.errors import ConfigError, DataError
     from handprop.nn import (
+        AffineParams,
         Grads,
-        Layer,
         Params,
         accuracy,
         cost,
         evaluate,
         gradients,
-        init_params,
         predict,
     )
     from handprop.search import Dimension, Space, Stage, search
     from handprop.train import (
         TrainConfig,
         TrainResult,
-        initial_params,
+        init_params,
         load_config,
         load_data,
         run_experiment,
@@ -53,13 +52,12 @@ _HOMES: dict[str, str] = {
     "ConfigError": "handprop.errors",
     "DataError": "handprop.errors",
     "Grads": "handprop.nn",
-    "Layer": "handprop.nn",
+    "AffineParams": "handprop.nn",
     "Params": "handprop.nn",
     "accuracy": "handprop.nn",
     "cost": "handprop.nn",
     "evaluate": "handprop.nn",
     "gradients": "handprop.nn",
-    "init_params": "handprop.nn",
     "predict": "handprop.nn",
     "Dimension": "handprop.search",
     "Space": "handprop.search",
@@ -67,7 +65,7 @@ _HOMES: dict[str, str] = {
     "search": "handprop.search",
     "TrainConfig": "handprop.train",
     "TrainResult": "handprop.train",
-    "initial_params": "handprop.train",
+    "init_params": "handprop.train",
     "load_config": "handprop.train",
     "load_data": "handprop.train",
     "run_experiment": "handprop.train",
@@ -77,12 +75,12 @@ _HOMES: dict[str, str] = {
 __version__ = "0.1.0"
 
 __all__ = [
+    "AffineParams",
     "ConfigError",
     "DataError",
     "Dataset",
     "Dimension",
     "Grads",
-    "Layer",
     "Normalizer",
     "Params",
     "Space",
@@ -96,7 +94,6 @@ __all__ = [
     "evaluate",
     "gradients",
     "init_params",
-    "initial_params",
     "load_cifar10",
     "load_config",
     "load_data",

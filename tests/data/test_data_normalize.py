@@ -103,7 +103,7 @@ def test_column_stats_in_chunks_match_numpy(monkeypatch):
 @pytest.mark.realdata
 @pytest.mark.parametrize(("scheme", "dtype"), [("all", np.float32), ("batch1", np.float64)])
 def test_real_normalized_splits_equal_the_float_path_bit_for_bit(cifar10, scheme, dtype):
-    """The pixel kernels give today's float path's bits on the real images."""
+    """The pixel kernels give the float path's bits on the real images."""
     expected = normalize(make_splits(cifar10, scheme, n_train=8000, dtype=dtype))
     got = normalized_splits(cifar10, scheme, n_train=8000, dtype=dtype)
     for x, e in ((got.train, expected.train), (got.val, expected.val), (got.test, expected.test)):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from handprop import verify as gc
-from handprop.nn import Params, gradients, init_params, layers
+from handprop.nn import Params, gradients, layers
+from handprop.train import config_from_dict, init_params
 
 ACCEPTANCE_CASES = [
     gc.CheckCase((), lam=0.1),
@@ -39,7 +40,9 @@ def test_gradcheck_random_rows_accepted(case):
     X, y = gc.random_rows(20, seed=1)
     rows = gc.gradcheck_table([case], X, y, fd_coords=8, seed=1)
     assert [r.param for r in rows] == list(
-        init_params(3072, case.hidden, 10, dtype=np.float64).arrays()
+        init_params(
+            config_from_dict(dict(hidden=case.hidden, dtype="float64")), 3072, 10, seed=0
+        ).arrays()
     )
     _assert_accepted(rows)
 
@@ -62,7 +65,7 @@ def test_gradcheck_torch_cost_matches_handprop():
     from handprop.nn import cost
 
     X, y = gc.random_rows(10, d=30, seed=3)
-    params = init_params(30, (7,), 10, seed=3, dtype=np.float64)
+    params = init_params(config_from_dict(dict(hidden=(7,), dtype="float64")), 30, 10, seed=3)
     torch_cost, _ = gc.torch_gradients(params, X, y, 0.2)
     assert torch_cost == pytest.approx(cost(params, X, y, 0.2), rel=1e-14)
 
@@ -103,7 +106,7 @@ def test_gradcheck_detects_wrong_gradient(monkeypatch, name, bug, case, wrong):
 def test_gradcheck_finite_differences_step_past_relu_kink(monkeypatch):
     """A hidden pre-activation 1e-5 from zero: the default step straddles the kink."""
     X, y = gc.random_rows(6, d=12, n_classes=3, seed=5)
-    params = init_params(12, (4,), 3, seed=5, dtype=np.float64)
+    params = init_params(config_from_dict(dict(hidden=(4,), dtype="float64")), 12, 3, seed=5)
     arrays = params.arrays()
     b1 = arrays["b1"].copy()
     b1[2] = 1e-5 - X[0] @ arrays["W1"][:, 2]  # row 0, unit 2: pre-activation 1e-5
@@ -121,6 +124,6 @@ def test_missing_torch_is_a_clear_error(monkeypatch):
     from handprop.errors import HandpropError
 
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
-    params = init_params(4, (3,), 2, seed=0, dtype=np.float64)
+    params = init_params(config_from_dict(dict(hidden=(3,), dtype="float64")), 4, 2, seed=0)
     with pytest.raises(HandpropError, match=r"handprop\[verify\]"):
         gc.torch_gradients(params, np.ones((2, 4)), np.array([0, 1]), 0.0)

@@ -46,7 +46,7 @@ def test_kernels_match_reference_bit_for_bit(case):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_pixel_normaliser_equals_the_float_path(dtype):
-    """``fit_pixels``/``apply_pixels`` give today's ``fit_array``/``apply`` bits on data with
+    """``fit_pixels``/``apply_pixels`` give the ``fit_array``/``apply`` bits on data with
     many rows (several fit chunks) and every grey level."""
     rng = np.random.default_rng(3)
     data = rng.integers(0, 256, (5000, 16), dtype=np.uint8)
@@ -107,8 +107,7 @@ def _shared(array: np.ndarray) -> bool:
 @pytest.mark.skipif(not hasattr(mmap, "MAP_POPULATE"), reason="Linux only")
 def test_normalised_arrays_are_private_pages_populated_up_front():
     """Private (not shared-memory) pages, all resident before the first write: normalising
-    the 49,000 training images then costs no page fault per 4 KiB (0.21 s instead of 0.29 s
-    with shared pages faulted in one by one)."""
+    the training images then costs no page fault per 4 KiB page."""
     out = unadvised_empty((64, 3072), np.dtype(np.float32))
     assert not _shared(out)
     present, pages = _resident_pages(out)

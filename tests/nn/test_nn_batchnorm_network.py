@@ -9,11 +9,11 @@ import pytest
 
 from handprop import verify as gc
 from handprop.errors import ConfigError, DataError
-from handprop.nn import init_params, params_equal
+from handprop.nn import params_equal
 from handprop.nn.architecture import decayed_arrays
 from handprop.nn.network import scores, training_gradients
-from handprop.nn.params import Norm, Params, Stats
-from handprop.train import config_from_dict, load_params, save_params
+from handprop.nn.params import NormParams, Params, Stats
+from handprop.train import config_from_dict, init_params, load_params, save_params
 
 #: Two hidden layers, dropout, L2 and label smoothing.
 BN_CASE = gc.CheckCase((40, 20), lam=0.02, dropout=0.3, smoothing=0.1, batchnorm=True)
@@ -48,7 +48,12 @@ def test_a_wrong_batchnorm_gradient_fails_the_check(monkeypatch):
 def test_running_averages_follow_torch_and_evaluation_uses_them():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
-    params = init_params(12, (7,), 3, seed=1, dtype=np.float64, batchnorm=True, bn_eps=1e-3)
+    params = init_params(
+        config_from_dict(dict(hidden=(7,), dtype="float64", batchnorm=True, bn_eps=1e-3)),
+        12,
+        3,
+        seed=1,
+    )
     X, y = rng.standard_normal((9, 12)), rng.integers(0, 3, 9)
     stats = training_gradients(params, X, y)[2]
     bn = torch.nn.BatchNorm1d(7, eps=1e-3, momentum=0.1, dtype=torch.float64)
@@ -71,7 +76,9 @@ def test_running_averages_follow_torch_and_evaluation_uses_them():
 
 
 def test_batch_of_one_is_a_one_line_error_in_training_not_in_evaluation():
-    params = init_params(5, (4,), 3, seed=0, dtype=np.float64, batchnorm=True)
+    params = init_params(
+        config_from_dict(dict(hidden=(4,), dtype="float64", batchnorm=True)), 5, 3, seed=0
+    )
     X, y = np.ones((1, 5)), np.zeros(1, np.int64)
     with pytest.raises(ConfigError, match="batch of at least 2, got 1") as err:
         training_gradients(params, X, y)
@@ -103,10 +110,10 @@ def test_batchnorm_off_by_default_and_params_without_it_unchanged():
         0.1,
         1e-5,
     )
-    plain = init_params(6, (5, 4), 3, seed=2)
-    normed = init_params(6, (5, 4), 3, seed=2, batchnorm=True)
+    plain = init_params(config_from_dict(dict(hidden=(5, 4))), 6, 3, seed=2)
+    normed = init_params(config_from_dict(dict(hidden=(5, 4), batchnorm=True)), 6, 3, seed=2)
     assert plain.stats == () and plain.norms == ()
-    assert [type(r) for r in normed.layers[1::2]] == [Norm, Norm]
+    assert [type(r) for r in normed.layers[1::2]] == [NormParams, NormParams]
     assert params_equal(Params(normed.affine), plain)  # the same weights: no extra draws
     assert normed.sizes == plain.sizes and normed.hidden == (5, 4)
     assert [s.eps.dtype for s in normed.stats] == [np.float32] * 2
@@ -115,7 +122,9 @@ def test_batchnorm_off_by_default_and_params_without_it_unchanged():
 
 
 def test_gradient_records_have_the_trained_arrays_only():
-    params = init_params(6, (5,), 3, seed=2, dtype=np.float64, batchnorm=True)
+    params = init_params(
+        config_from_dict(dict(hidden=(5,), dtype="float64", batchnorm=True)), 6, 3, seed=2
+    )
     X, y = np.random.default_rng(0).standard_normal((4, 6)), np.array([0, 1, 2, 0])
     grads = training_gradients(params, X, y, 0.1)[1]
     assert list(grads.arrays()) == ["W1", "b1", "gamma1", "beta1", "W2", "b2"]
@@ -126,7 +135,7 @@ def test_gradient_records_have_the_trained_arrays_only():
 
 
 def test_parameter_files_hold_the_running_averages(tmp_path):
-    params = init_params(6, (5, 4), 3, seed=2, batchnorm=True)
+    params = init_params(config_from_dict(dict(hidden=(5, 4), batchnorm=True)), 6, 3, seed=2)
     moved = params.with_stats(Stats(s.mean + 1, s.var * 2, s.eps) for s in params.stats)
     path = tmp_path / "params.npz"
     save_params(moved, path)
@@ -143,10 +152,10 @@ def test_parameter_files_hold_the_running_averages(tmp_path):
 
 
 def test_records_reject_inconsistent_batch_norms():
-    params = init_params(6, (5,), 3, seed=0, batchnorm=True)
+    params = init_params(config_from_dict(dict(hidden=(5,), batchnorm=True)), 6, 3, seed=0)
     layer, norm, out = params.layers
     with pytest.raises(ValueError, match="expects"):
-        Params((layer, Norm(np.ones(4, np.float32), np.zeros(4, np.float32)), out))
+        Params((layer, NormParams(np.ones(4, np.float32), np.zeros(4, np.float32)), out))
     with pytest.raises(ValueError, match="running averages"):
         Params(params.layers, params.stats * 2)
     with pytest.raises(ValueError, match="output layer must be affine"):

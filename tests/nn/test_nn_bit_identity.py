@@ -1,9 +1,8 @@
-"""Gradients and short training runs are bit-identical to those of the code before the
-network became a layer sequence and the config nested records.
+"""Gradients and short training runs reproduce recorded results bit for bit.
 
-``data/bit_identity.json`` holds sha256 hashes recorded with that earlier code: the
-gradients of every packaged training config on fixed inputs, and the final parameters
-of shortened real-data runs of ``baseline`` and ``wide_flip_translate_dropout``.
+``data/bit_identity.json`` holds sha256 hashes, never re-recorded: the gradients of the
+packaged training configs on fixed inputs, and the final parameters of shortened
+real-data runs of ``baseline`` and ``wide_flip_translate_dropout``.
 Float32 matrix products round differently with each OpenBLAS kernel and thread count, so
 the hashes are kept per BLAS environment (``openblas-<kernel>-<threads>``, as
 threadpoolctl names it; recorded for SkylakeX, the kernel OpenBLAS picks on this
@@ -23,8 +22,15 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from handprop.kernels.dropout import dropout_mask
-from handprop.nn import Params, gradients, init_params
-from handprop.train import initial_params, load_config, load_data, train, training_config_names
+from handprop.nn import Params, gradients
+from handprop.train import (
+    config_from_dict,
+    init_params,
+    load_config,
+    load_data,
+    train,
+    training_config_names,
+)
 
 STORED = json.loads((Path(__file__).parent / "data" / "bit_identity.json").read_text())
 
@@ -41,7 +47,7 @@ def blas_environment() -> str:
 ENVIRONMENT = blas_environment()
 HASHES = STORED["environments"].get(ENVIRONMENT, next(iter(STORED["environments"].values())))
 TRAINING_CONFIGS = training_config_names()
-#: The configs that existed when the hashes were recorded (later ones have no "before").
+#: The configs with recorded gradient hashes (configs added since have none).
 RECORDED = sorted(HASHES["gradients"])
 
 #: The hashes were recorded with the compiled kernels; run as plain Python (the nojit env)
@@ -80,7 +86,12 @@ def test_gradients_are_bit_identical(name):
     n, d = 16, 3072
     X = rng.standard_normal((n, d)).astype(model.dtype)
     y = rng.integers(0, 10, n)
-    params = init_params(d, model.hidden, 10, seed=7, dtype=model.dtype, init=model.init)
+    params = init_params(
+        config_from_dict(dict(hidden=model.hidden, dtype=model.dtype, init=model.init)),
+        d,
+        10,
+        seed=7,
+    )
     masks = None
     if model.dropout:
         masks = [
@@ -95,6 +106,6 @@ def test_gradients_are_bit_identical(name):
 def test_short_real_data_runs_are_bit_identical(name, cifar10):
     run = HASHES["runs"][name]
     config = load_config(name).with_overrides(run["set"])
-    result = train(initial_params(config), config, data=load_data(config))
+    result = train(init_params(config), config, data=load_data(config))
     assert result.status == "completed"
     assert digest(result.params) == run["params_sha256"]

@@ -65,7 +65,7 @@ def test_kernel_matches_reference(dtype, smoothing):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_default_keeps_the_unsmoothed_bits(dtype):
-    """No smoothing is today's arithmetic exactly: P - onehot(y), divided by n."""
+    """No smoothing is the plain loss's arithmetic exactly: P - onehot(y), divided by n."""
     scores, y = _case(3, n=50, dtype=dtype)
     n = len(y)
     shifted = scores - scores.max(axis=1, keepdims=True)

@@ -20,7 +20,7 @@ from handprop.nn.architecture import (
     mlp,
     register,
 )
-from handprop.nn.params import init_params
+from handprop.train import config_from_dict, init_params
 
 torch = pytest.importorskip("torch")
 
@@ -71,7 +71,7 @@ def torch_cost_and_grads(params, X, y, lam, slope, mask):
 
 def test_a_kind_registered_in_a_test_passes_the_torch_gradient_check(leaky):
     rng = np.random.default_rng(5)
-    params = init_params(12, (7, 5), 4, seed=2, dtype=np.float64)
+    params = init_params(config_from_dict(dict(hidden=(7, 5), dtype="float64")), 12, 4, seed=2)
     X, y = rng.standard_normal((9, 12)), rng.integers(0, 4, 9)
     mask = dropout_mask(rng, (9, 7), 0.3, np.float64)
     sequence = (Affine(), leaky(0.2), Dropout(), Affine(), leaky(0.2), Affine())
@@ -86,7 +86,7 @@ def test_a_kind_registered_in_a_test_passes_the_torch_gradient_check(leaky):
     assert N.L.softmax_cross_entropy_forward(scores, y)[0] + penalty == pytest.approx(cost)
 
 
-def test_the_default_sequence_is_todays_classifier():
+def test_the_default_sequence_is_the_classifier():
     assert mlp(2, dropout=True) == (
         Affine(),
         ReLU(),
@@ -100,7 +100,7 @@ def test_the_default_sequence_is_todays_classifier():
 
 
 def test_unregistered_kinds_and_mismatched_sequences_are_rejected():
-    params = init_params(4, (3,), 2, seed=0, dtype=np.float64)
+    params = init_params(config_from_dict(dict(hidden=(3,), dtype="float64")), 4, 2, seed=0)
     X = np.zeros((2, 4))
     with pytest.raises(TypeError, match="no layer kind registered for LeakyReLU"):
         kind_of(LeakyReLU())

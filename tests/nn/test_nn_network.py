@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from handprop.kernels.dropout import dropout_mask
 from handprop.nn import network as N
-from handprop.nn.params import Layer, Params, init_params
+from handprop.nn.params import AffineParams, Params
+from handprop.train import config_from_dict, init_params
 
 FEW = settings(max_examples=15, deadline=None)
 hidden_sizes = st.sampled_from([(), (4,), (3, 5)])
@@ -24,7 +25,7 @@ def _writable_params(
     bases = []
     for a, b in itertools.pairwise(sizes):
         bases += [rng.standard_normal((a, b)) / np.sqrt(a), 0.1 * rng.standard_normal(b)]
-    layers = [Layer(bases[i], bases[i + 1]) for i in range(0, len(bases), 2)]
+    layers = [AffineParams(bases[i], bases[i + 1]) for i in range(0, len(bases), 2)]
     return Params(layers), bases
 
 
@@ -55,7 +56,7 @@ def test_gradients_match_finite_differences(hidden, n, d, k, lam, rate, seed, nu
 
 def test_cost_is_loss_plus_penalty_and_matches_evaluate():
     rng = np.random.default_rng(0)
-    params = init_params(7, (5,), 3, seed=1, dtype=np.float64)
+    params = init_params(config_from_dict(dict(hidden=(5,), dtype="float64")), 7, 3, seed=1)
     X, y = rng.standard_normal((9, 7)), rng.integers(0, 3, 9)
     loss, cost, _ = N.loss_and_gradients(params, X, y, 0.2)
     penalty = 0.2 * sum(np.sum(layer.W**2) for layer in params.layers)
@@ -71,7 +72,7 @@ def test_cost_is_loss_plus_penalty_and_matches_evaluate():
 
 def test_dropout_mask_changes_the_gradients_through_it():
     rng = np.random.default_rng(0)
-    params = init_params(6, (8,), 3, seed=0, dtype=np.float64)
+    params = init_params(config_from_dict(dict(hidden=(8,), dtype="float64")), 6, 3, seed=0)
     X, y = rng.standard_normal((5, 6)), rng.integers(0, 3, 5)
     mask = dropout_mask(rng, (5, 8), 0.5, np.float64)
     with_mask = N.gradients(params, X, y, 0.0, mask)
@@ -82,7 +83,7 @@ def test_dropout_mask_changes_the_gradients_through_it():
 
 
 def test_wrong_number_of_masks_is_rejected():
-    params = init_params(4, (3, 3), 2, seed=0)
+    params = init_params(config_from_dict(dict(hidden=(3, 3))), 4, 2, seed=0)
     X = np.zeros((2, 4), np.float32)
     with pytest.raises(ValueError, match="2 hidden layers"):
         N.forward(params, X, np.ones((2, 3), np.float32))
@@ -91,7 +92,7 @@ def test_wrong_number_of_masks_is_rejected():
 @pytest.mark.parametrize("hidden", [(), (6,), (5, 4)])
 def test_float32_gradients_are_float32_and_close_to_float64(hidden):
     rng = np.random.default_rng(2)
-    p64 = init_params(10, hidden, 4, seed=3, dtype=np.float64)
+    p64 = init_params(config_from_dict(dict(hidden=hidden, dtype="float64")), 10, 4, seed=3)
     X, y = rng.standard_normal((8, 10)), rng.integers(0, 4, 8)
     g64 = N.gradients(p64, X, y, 0.01)
     g32 = N.gradients(p64.astype(np.float32), X.astype(np.float32), y, 0.01)
@@ -101,5 +102,5 @@ def test_float32_gradients_are_float32_and_close_to_float64(hidden):
 
 
 def test_scores_of_empty_input():
-    params = init_params(4, (3,), 2, seed=0)
+    params = init_params(config_from_dict(dict(hidden=(3,))), 4, 2, seed=0)
     assert N.scores(params, np.zeros((0, 4), np.float32)).shape == (0, 2)

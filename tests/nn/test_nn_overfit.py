@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from handprop.nn import network as N
-from handprop.nn.params import init_params
+from handprop.train import config_from_dict, init_params
 
 
 def _overfit_steps(X: np.ndarray, y: np.ndarray, eta: float, max_steps: int) -> int | None:
     """Full-batch gradient descent with lam = 0; the step at which accuracy reaches 1."""
-    params = init_params(X.shape[1], (50,), 10, seed=0, dtype=X.dtype)
+    params = init_params(
+        config_from_dict(dict(hidden=(50,), dtype=np.dtype(X.dtype).name)), X.shape[1], 10, seed=0
+    )
     for t in range(max_steps):
         if N.accuracy(params, X, y) == 1.0:
             return t

@@ -8,11 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handprop.nn.params import Layer, Params, init_params, params_allclose, params_equal
+from handprop.nn.params import AffineParams, Params, params_allclose, params_equal
+from handprop.train import config_from_dict, init_params
 
 
 def test_fan_in_init_statistics():
-    p = init_params(3072, (400,), 10, seed=0, dtype=np.float64, init="fan_in")
+    p = init_params(
+        config_from_dict(dict(hidden=(400,), dtype="float64", init="fan_in")), 3072, 10, seed=0
+    )
     W1, W2 = p.layers[0].W, p.layers[1].W
     assert W1.std() == pytest.approx(1 / np.sqrt(3072), rel=0.02)
     assert W2.std() == pytest.approx(1 / np.sqrt(400), rel=0.05)
@@ -21,7 +24,9 @@ def test_fan_in_init_statistics():
 
 
 def test_normal_001_init_statistics():
-    p = init_params(3072, (), 10, seed=0, dtype=np.float64, init="normal_0.01")
+    p = init_params(
+        config_from_dict(dict(hidden=(), dtype="float64", init="normal_0.01")), 3072, 10, seed=0
+    )
     layer = p.layers[0]
     assert layer.W.std() == pytest.approx(0.01, rel=0.02)
     assert layer.b.shape == (10,) and layer.b.any()
@@ -34,31 +39,37 @@ def test_normal_001_init_statistics():
     init=st.sampled_from(["fan_in", "normal_0.01"]),
 )
 def test_seeded_reproducible_any_depth(hidden, seed, init):
-    a = init_params(5, hidden, 3, seed=seed, init=init)
-    b = init_params(5, hidden, 3, seed=seed, init=init)
+    a = init_params(config_from_dict(dict(hidden=hidden, init=init)), 5, 3, seed=seed)
+    b = init_params(config_from_dict(dict(hidden=hidden, init=init)), 5, 3, seed=seed)
     assert params_equal(a, b)
     assert a.sizes == (5, *hidden, 3) and a.hidden == hidden
     assert len(a.layers) == len(hidden) + 1
-    assert not params_equal(a, init_params(5, hidden, 3, seed=seed + 1, init=init))
+    assert not params_equal(
+        a, init_params(config_from_dict(dict(hidden=hidden, init=init)), 5, 3, seed=seed + 1)
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, "float32"])
 def test_dtype_and_same_values_across_dtypes(dtype):
-    p = init_params(20, 7, 4, seed=3, dtype=dtype)
+    p = init_params(config_from_dict(dict(hidden=7, dtype=np.dtype(dtype).name)), 20, 4, seed=3)
     assert p.dtype == np.dtype(dtype)
     assert all(a.dtype == np.dtype(dtype) for a in p.arrays().values())
     assert params_allclose(
-        p.astype(np.float64), init_params(20, (7,), 4, seed=3, dtype=np.float64), rtol=1e-6
+        p.astype(np.float64),
+        init_params(config_from_dict(dict(hidden=(7,), dtype="float64")), 20, 4, seed=3),
+        rtol=1e-6,
     )
 
 
 def test_generator_seed_is_accepted():
-    a = init_params(4, (3,), 2, seed=np.random.default_rng(9))
-    assert params_equal(a, init_params(4, (3,), 2, seed=np.random.default_rng(9)))
+    a = init_params(config_from_dict(dict(hidden=(3,))), 4, 2, seed=np.random.default_rng(9))
+    assert params_equal(
+        a, init_params(config_from_dict(dict(hidden=(3,))), 4, 2, seed=np.random.default_rng(9))
+    )
 
 
 def test_records_are_immutable():
-    p = init_params(4, (3,), 2, seed=0)
+    p = init_params(config_from_dict(dict(hidden=(3,))), 4, 2, seed=0)
     with pytest.raises(ValueError, match="read-only"):
         p.layers[0].W[0, 0] = 1.0
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
@@ -70,7 +81,7 @@ def test_records_are_immutable():
 
 
 def test_arrays_round_trip_and_map():
-    p = init_params(4, (3, 2), 5, seed=0)
+    p = init_params(config_from_dict(dict(hidden=(3, 2))), 4, 5, seed=0)
     assert list(p.arrays()) == ["W1", "b1", "W2", "b2", "W3", "b3"]
     assert params_equal(Params.from_arrays(p.arrays()), p)
     doubled = p.map(lambda a: 2 * a)
@@ -80,14 +91,18 @@ def test_arrays_round_trip_and_map():
 
 
 def test_invalid_records_and_options_are_rejected():
-    with pytest.raises(ValueError, match="init"):
-        init_params(4, (3,), 2, init="xavier")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="positive"):
-        init_params(4, (0,), 2)
     with pytest.raises(ValueError, match="expects"):
-        Params((Layer(np.zeros((4, 3)), np.zeros(3)), Layer(np.zeros((2, 2)), np.zeros(2))))
-    with pytest.raises(ValueError, match="Layer needs"):
-        Layer(np.zeros((4, 3)), np.zeros(4))
+        Params(
+            (
+                AffineParams(np.zeros((4, 3)), np.zeros(3)),
+                AffineParams(np.zeros((2, 2)), np.zeros(2)),
+            )
+        )
+    with pytest.raises(ValueError, match="AffineParams needs"):
+        AffineParams(np.zeros((4, 3)), np.zeros(4))
     with pytest.raises(TypeError, match="floating"):
-        Layer(np.zeros((2, 2), int), np.zeros(2, int))
-    assert not params_equal(init_params(4, (3,), 2), init_params(4, (2,), 2))
+        AffineParams(np.zeros((2, 2), int), np.zeros(2, int))
+    assert not params_equal(
+        init_params(config_from_dict(dict(hidden=(3,))), 4, 2, seed=0),
+        init_params(config_from_dict(dict(hidden=(2,))), 4, 2, seed=0),
+    )

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from handprop.errors import ConfigError
-from handprop.nn.params import Params, init_params, params_equal
+from handprop.nn.params import Params, params_equal
 from handprop.optim import OPTIMIZER_NAMES, apply_updates, make_optimizer
+from handprop.train import config_from_dict, init_params
 from handprop.train.loop import sgd_l2_step
 from handprop.verify.optimizers import OPTIMIZER_CASES, check_optimizer
 
@@ -33,7 +34,12 @@ def test_matches_torch_optim_step_for_step(case):
 @pytest.mark.parametrize("lam", [0.0, 0.01, 1.0])
 def test_sgd_is_bit_identical_to_the_fused_step(dtype, lam):
     rng = np.random.default_rng(5)
-    params = init_params(*SIZES, seed=1, dtype=dtype)
+    params = init_params(
+        config_from_dict(dict(hidden=SIZES[1], dtype=np.dtype(dtype).name)),
+        SIZES[0],
+        SIZES[2],
+        seed=1,
+    )
     fused = params
     opt = make_optimizer("sgd", lam=lam)
     state = opt.init(params)
@@ -49,7 +55,9 @@ def test_sgd_is_bit_identical_to_the_fused_step(dtype, lam):
 
 @pytest.mark.parametrize("name", OPTIMIZER_NAMES)
 def test_update_is_pure(name):
-    params = init_params(*SIZES, seed=2, dtype=np.float64)
+    params = init_params(
+        config_from_dict(dict(hidden=SIZES[1], dtype="float64")), SIZES[0], SIZES[2], seed=2
+    )
     grads = _grads(np.random.default_rng(0), params)
     opt = make_optimizer(name)
     state = opt.init(params)
@@ -68,8 +76,8 @@ def test_update_is_pure(name):
         ("rmsprop", {}, "optimizer must be one of"),
         ("momentum", {"momentum": 1.0}, r"momentum must be in \[0.0, 1.0\)"),
         ("nesterov", {"momentum": -0.1}, "momentum must be in"),
-        ("adam", {"b1": 1.0}, "b1 must be in"),
-        ("adamw", {"b2": -0.5}, "b2 must be in"),
+        ("adam", {"beta1": 1.0}, "beta1 must be in"),
+        ("adamw", {"beta2": -0.5}, "beta2 must be in"),
         ("adam", {"eps": 0.0}, "eps must be finite and > 0"),
         ("adamw", {"eps": float("nan")}, "eps must be"),
         ("adamw", {"weight_decay": -1.0}, "weight_decay must be in"),
@@ -89,7 +97,14 @@ def test_fused_step_updates_batchnorm_records_like_update(case, dtype):
     """``step`` and ``update`` + ``apply_updates`` give the same bits on a batch-normalised
     network: ``gamma`` and ``beta`` are updated like biases (never decayed)."""
     rng = np.random.default_rng(3)
-    params = Params(init_params(*SIZES, seed=1, dtype=dtype, batchnorm=True).layers)
+    params = Params(
+        init_params(
+            config_from_dict(dict(hidden=SIZES[1], dtype=np.dtype(dtype).name, batchnorm=True)),
+            SIZES[0],
+            SIZES[2],
+            seed=1,
+        ).layers
+    )
     opt = make_optimizer(case.name, **case.options)
     fast, state, fast_state = params, opt.init(params), opt.init(params)
     for _ in range(5):
@@ -103,7 +118,12 @@ def test_fused_step_updates_batchnorm_records_like_update(case, dtype):
 
 
 def test_sgd_l2_step_keeps_the_running_averages_and_leaves_gamma_undecayed():
-    params = init_params(*SIZES, seed=1, dtype=np.float64, batchnorm=True)
+    params = init_params(
+        config_from_dict(dict(hidden=SIZES[1], dtype="float64", batchnorm=True)),
+        SIZES[0],
+        SIZES[2],
+        seed=1,
+    )
     zero = params.map(np.zeros_like)
     new, penalty = sgd_l2_step(params, zero, 0.1, 0.5)
     assert new.stats == params.stats

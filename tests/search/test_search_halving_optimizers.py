@@ -11,7 +11,7 @@ import pytest
 
 from handprop.search import Dimension, Space, Stage, TrialOutcome, search
 from handprop.search.trial import TrainTrial
-from handprop.train import config_from_dict, initial_params, train
+from handprop.train import config_from_dict, init_params, train
 from handprop.train import data as data_module
 from handprop.train.checkpoint import load_checkpoint
 from handprop.train.loop import optimizer
@@ -36,7 +36,7 @@ def fake_trial_data(monkeypatch):
 
 
 def final_params(folder: Path, config):
-    params = initial_params(config)
+    params = init_params(config)
     template = optimizer(config).init(params)
     return load_checkpoint(folder, params.sizes, params.dtype, template).params
 
@@ -50,7 +50,7 @@ def test_a_promoted_trial_resumes_its_optimiser_state_bit_identically(
     short = runner(tiny(name, 1), checkpoint_dir=str(folder))
     assert short.status == "completed" and short.steps == 6
     extended = runner(tiny(name), checkpoint_dir=str(folder))
-    full = train(initial_params(tiny(name)), tiny(name), data=fake_trial_data)
+    full = train(init_params(tiny(name)), tiny(name), data=fake_trial_data)
     assert extended.status == "completed" and extended.steps == full.steps == 18
     assert extended == runner(tiny(name))
     for a, b in zip(final_params(folder, tiny(name)).arrays().values(),

@@ -34,7 +34,7 @@ def test_a_promoted_trial_with_an_optimiser_state_equals_an_uninterrupted_one(
     import numpy as np
 
     from handprop.data import DataSource
-    from handprop.train import initial_params, load_data, train
+    from handprop.train import init_params, load_data, train
     from handprop.train.checkpoint import load_checkpoint
     from handprop.train.loop import optimizer
 
@@ -45,8 +45,8 @@ def test_a_promoted_trial_with_an_optimiser_state_equals_an_uninterrupted_one(
     extended = run_trial(config, checkpoint_dir=str(folder))
     assert extended == run_trial(config) and extended.steps == 30
     splits = load_data(config, DataSource.resolve())
-    full = train(initial_params(config), config, data=splits)
-    params = initial_params(config)
+    full = train(init_params(config), config, data=splits)
+    params = init_params(config)
     saved = load_checkpoint(folder, params.sizes, params.dtype, optimizer(config).init(params))
     for a, b in zip(saved.params.arrays().values(), full.params.arrays().values(), strict=True):
         assert np.array_equal(a, b)

@@ -10,7 +10,7 @@ from train_fakes import interrupting_make_step
 
 from handprop.cli import main
 from handprop.errors import DataError
-from handprop.train import config_from_dict, initial_params, train
+from handprop.train import config_from_dict, init_params, train
 from handprop.train.checkpoint import CHECKPOINT_JSON
 
 TINY = "hidden = [16]\nn_s = 3\neval_every = 2\ncheckpoint_every = 2\n"
@@ -64,7 +64,7 @@ def test_a_bad_step_is_a_data_error_for_train(interrupted, splits32, step):
     edit(out, r'"step": 3\b', f'"step": {step}')
     config = config_from_dict(dict(hidden=(16,), n_s=3, eval_every=2, checkpoint_every=2))
     with pytest.raises(DataError, match="checkpoint in"):
-        train(initial_params(config), config, data=splits32, checkpoint_dir=out / "checkpoint",
+        train(init_params(config), config, data=splits32, checkpoint_dir=out / "checkpoint",
               resume=True)  # fmt: skip
 
 

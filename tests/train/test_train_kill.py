@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from handprop.nn import params_equal
-from handprop.train import config_from_dict, initial_params, load_checkpoint, train
+from handprop.train import config_from_dict, init_params, load_checkpoint, train
 from handprop.train.checkpoint import CHECKPOINT_JSON
 from handprop.train.config import config_to_dict
 from handprop.train.loop import optimizer
@@ -64,7 +64,7 @@ CHILD = textwrap.dedent(
     import sys, time
     sys.path.insert(0, {tests!r})
     from train_fakes import synthetic_splits
-    from handprop.train import config_from_dict, initial_params, train
+    from handprop.train import config_from_dict, init_params, train
     from handprop.train import loop
 
     save = loop.save_checkpoint
@@ -75,7 +75,7 @@ CHILD = textwrap.dedent(
 
     loop.save_checkpoint = slow_save
     config = config_from_dict({config!r})
-    train(initial_params(config), config, data=synthetic_splits(), checkpoint_dir={folder!r})
+    train(init_params(config), config, data=synthetic_splits(), checkpoint_dir={folder!r})
     """
 )
 
@@ -111,7 +111,7 @@ def test_sigkill_then_resume_is_bit_identical(name, splits32, tmp_path):
         if child.poll() is None:
             child.kill()
     total = config.total_steps(len(splits32.train.y))
-    params = initial_params(config)
+    params = init_params(config)
     killed_at = load_checkpoint(folder, opt_state=optimizer(config).init(params)).step
     assert 20 <= killed_at < total
 
@@ -134,10 +134,10 @@ def test_sigkill_then_resume_is_bit_identical(name, splits32, tmp_path):
 def test_corrupt_checkpoint_is_a_data_error(splits32, tmp_path):
     from handprop.errors import DataError
 
-    train(initial_params(CONFIG), CONFIG, data=splits32, checkpoint_dir=tmp_path)
+    train(init_params(CONFIG), CONFIG, data=splits32, checkpoint_dir=tmp_path)
     (tmp_path / CHECKPOINT_JSON).write_text('{"format": 1, "step"')
     with pytest.raises(DataError, match=r"checkpoint in .* is unreadable"):
-        train(initial_params(CONFIG), CONFIG, data=splits32, checkpoint_dir=tmp_path, resume=True)
+        train(init_params(CONFIG), CONFIG, data=splits32, checkpoint_dir=tmp_path, resume=True)
     for npz in tmp_path.glob("params-*.npz"):
         npz.write_bytes(b"not a zip")
     (tmp_path / CHECKPOINT_JSON).write_text(
@@ -153,18 +153,18 @@ def test_corrupt_checkpoint_is_a_data_error(splits32, tmp_path):
         )
     )
     with pytest.raises(DataError, match="unreadable"):
-        train(initial_params(CONFIG), CONFIG, data=splits32, checkpoint_dir=tmp_path, resume=True)
+        train(init_params(CONFIG), CONFIG, data=splits32, checkpoint_dir=tmp_path, resume=True)
 
 
 def test_no_temporary_files_are_left(splits32, tmp_path):
-    train(initial_params(CONFIG), CONFIG, data=splits32, checkpoint_dir=tmp_path)
+    train(init_params(CONFIG), CONFIG, data=splits32, checkpoint_dir=tmp_path)
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [CHECKPOINT_JSON, "params-00000080.npz"]
 
 
 def test_optimiser_state_is_checkpointed_beside_the_parameters(splits32, tmp_path):
     config = STATEFUL["adamw"]
-    train(initial_params(config), config, data=splits32, checkpoint_dir=tmp_path)
+    train(init_params(config), config, data=splits32, checkpoint_dir=tmp_path)
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [CHECKPOINT_JSON, "optim-00000080.npz", "params-00000080.npz"]
 
@@ -181,7 +181,7 @@ def test_damaged_optimiser_state_is_a_data_error(damage, message, splits32, tmp_
     from handprop.errors import DataError
 
     config = STATEFUL["nesterov"]
-    params = initial_params(config)
+    params = init_params(config)
     train(params, config, data=splits32, checkpoint_dir=tmp_path)
     meta = json.loads((tmp_path / CHECKPOINT_JSON).read_text())
     optim = tmp_path / meta["optim_file"]

@@ -16,7 +16,7 @@ from handprop.nn.network import evaluate
 from handprop.train import (
     TrainState,
     config_from_dict,
-    initial_params,
+    init_params,
     load_checkpoint,
     train,
 )
@@ -42,7 +42,7 @@ NOISY = config_from_dict(
 
 
 def run(config, data, **kwargs):
-    return train(initial_params(config), config, data=data, **kwargs)
+    return train(init_params(config), config, data=data, **kwargs)
 
 
 def same_result(a, b) -> bool:
@@ -92,7 +92,7 @@ def test_training_subset_is_fixed_and_sized(splits32):
 
 def test_step_is_pure(splits32):
     step = loop_module.make_step(NOISY, splits32.train)
-    state = TrainState(initial_params(NOISY))
+    state = TrainState(init_params(NOISY))
     a, b = step(state, 5), step(state, 5)
     assert params_equal(a.params, b.params) and a.cost == b.cost and a.t == 6
     assert math.isnan(state.cost) and state.t == 0
@@ -118,7 +118,7 @@ def test_mismatched_inputs_are_config_errors(splits32, splits64):
     with pytest.raises(ConfigError, match="dtype is float32 but the training data are float64"):
         run(SMALL, splits64)
     with pytest.raises(ConfigError, match="hidden is \\[16\\] but the parameters"):
-        train(initial_params(SMALL.with_overrides(["hidden=[8]"])), SMALL, data=splits32)
+        train(init_params(SMALL.with_overrides(["hidden=[8]"])), SMALL, data=splits32)
 
 
 def test_divergence_stops_with_status_and_step(splits32, caplog):
@@ -214,7 +214,7 @@ def test_step_is_sgd_on_the_full_gradient_of_the_cost(dtype, splits32, splits64)
 
     data = splits32 if dtype == "float32" else splits64
     config = SMALL.with_overrides([f"dtype={dtype}", "lam=0.05", "shuffle=false"])
-    params = initial_params(config)
+    params = init_params(config)
     new = loop_module.make_step(config, data.train)(TrainState(params), 0)
     eta = config.make_schedule(len(data.train.y))(0)
     loss, cost, grads = loss_and_gradients(params, data.train.X[:100], data.train.y[:100], 0.05)
@@ -229,7 +229,7 @@ def test_step_is_sgd_on_the_full_gradient_of_the_cost(dtype, splits32, splits64)
 def test_a_checkpoint_is_written_once_checkpoint_seconds_have_passed(
     splits32, tmp_path, seconds, expected
 ):
-    from handprop.train import config_from_dict, initial_params, train
+    from handprop.train import config_from_dict, init_params, train
     from handprop.train.checkpoint import CHECKPOINT_JSON
 
     config = config_from_dict(dict(hidden=(8,), n_s=3, checkpoint_seconds=seconds))
@@ -238,9 +238,9 @@ def test_a_checkpoint_is_written_once_checkpoint_seconds_have_passed(
     def look(state) -> None:
         seen.append((tmp_path / "ck" / CHECKPOINT_JSON).exists())
 
-    plain = train(initial_params(config), config, data=splits32)
+    plain = train(init_params(config), config, data=splits32)
     result = train(
-        initial_params(config), config, data=splits32, checkpoint_dir=tmp_path / "ck",
+        init_params(config), config, data=splits32, checkpoint_dir=tmp_path / "ck",
         on_step=look,
     )  # fmt: skip
     assert any(seen) is expected

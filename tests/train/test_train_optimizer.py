@@ -9,7 +9,7 @@ from handprop.errors import ConfigError
 from handprop.nn import params_equal
 from handprop.nn.network import cross_entropy_and_gradients
 from handprop.optim import make_optimizer
-from handprop.train import config_from_dict, initial_params, train
+from handprop.train import config_from_dict, init_params, train
 from handprop.train.loop import initial_state, make_step
 
 
@@ -42,7 +42,7 @@ def test_the_step_applies_the_configured_optimiser(name, splits32):
     config = config_from_dict(
         {"hidden": [8], "n_s": 4, "lam": 1e-3, "optimizer.name": name, "shuffle": False, **extra}
     )
-    params = initial_params(config)
+    params = init_params(config)
     state = initial_state(config, params)
     step = make_step(config, splits32.train)
     after = step(step(state, 0), 1)
@@ -63,7 +63,7 @@ def test_the_step_applies_the_configured_optimiser(name, splits32):
 def test_label_smoothing_changes_the_training_loss_not_the_evaluation(splits32):
     base = config_from_dict({"hidden": [8], "n_s": 4, "n_cycles": 1, "shuffle": False})
     smooth = base.with_values({"optimizer.label_smoothing": 0.2})
-    params = initial_params(base)
+    params = init_params(base)
     b = make_step(smooth, splits32.train)(initial_state(smooth, params), 0)
     X, y = splits32.train.X[:100], splits32.train.y[:100]
     assert b.loss == cross_entropy_and_gradients(params, X, y, smoothing=0.2)[0]
@@ -74,9 +74,9 @@ def test_label_smoothing_changes_the_training_loss_not_the_evaluation(splits32):
     assert not params_equal(ra.params, rb.params)
 
 
-def test_sgd_by_name_is_todays_step(splits32):
+def test_sgd_by_name_is_the_default_step(splits32):
     config = config_from_dict({"hidden": [8], "n_s": 4, "lam": 1e-3, "dropout": 0.2})
-    params = initial_params(config)
+    params = init_params(config)
     full = train(params, config, data=splits32)
     again = train(params, config.with_values({"optimizer.name": "sgd"}), data=splits32)
     assert params_equal(full.params, again.params)
@@ -88,7 +88,7 @@ def test_batchnorm_training_moves_running_averages_and_checks_the_parameters(spl
     config = config_from_dict(
         {"hidden": [8, 6], "batchnorm": True, "bn_momentum": 0.3, "n_s": 4, "dropout": 0.2}
     )
-    params = initial_params(config)
+    params = init_params(config)
     assert len(params.norms) == len(params.stats) == 2
     result = train(params, config, data=splits32)
     assert result.status == "completed"
@@ -98,6 +98,6 @@ def test_batchnorm_training_moves_running_averages_and_checks_the_parameters(spl
     with pytest.raises(ConfigError, match=r"model\.batchnorm is false but the parameters have"):
         train(params, plain, data=splits32)
     with pytest.raises(ConfigError, match=r"model\.batchnorm is true but the parameters have no"):
-        train(initial_params(plain), config, data=splits32)
+        train(init_params(plain), config, data=splits32)
     with pytest.raises(ConfigError, match=r"model\.bn_eps is 0\.001 but .* have eps 1e-05"):
         train(params, config.with_values({"model.bn_eps": 1e-3}), data=splits32)

@@ -6,7 +6,7 @@ import pytest
 
 from handprop.nn import accuracy
 from handprop.train import (
-    initial_params,
+    init_params,
     load_config,
     load_data,
     run_experiment,
@@ -50,7 +50,7 @@ def test_packaged_config_runs(name, splits32, tmp_path):
 @pytest.mark.parametrize("name", ["one_layer_lam1e-1_eta1e-3", "three_cycles"])
 def test_packaged_config_learns_on_real_data(name, real_splits):
     config = few_steps(name).with_overrides(["dtype=float64", "n_s=50"])
-    result = train(initial_params(config), config, data=real_splits)
+    result = train(init_params(config), config, data=real_splits)
     assert result.status == "completed"
     assert result.history.rows[-1].val_acc > 0.25
 
@@ -74,7 +74,7 @@ def test_final_two_layer_runs_reach_the_acceptance_accuracy(name, at_least, cifa
     """The first seed's final baseline and all four improvements, full length, float32."""
     config = load_config(name)
     data = load_data(config)
-    result = train(initial_params(config), config, data=data)
+    result = train(init_params(config), config, data=data)
     assert result.status == "completed"
     assert 100 * accuracy(result.params, data.test.X, data.test.y) >= at_least
 

@@ -23,7 +23,7 @@ from handprop.cli import main
 from handprop.errors import DataError
 from handprop.lock import LOCK_FILE, folder_lock
 from handprop.nn import params_equal
-from handprop.train import config_from_dict, initial_params, load_checkpoint, save_checkpoint
+from handprop.train import config_from_dict, init_params, load_checkpoint, save_checkpoint
 from handprop.train.checkpoint import CHECKPOINT_JSON, Checkpoint
 from handprop.train.history import History, HistoryRow
 from handprop.train.params_file import load_params, save_params
@@ -83,7 +83,7 @@ def test_a_search_folder_in_use_is_refused(tmp_path, capsys):
 
 def test_checkpoint_cleanup_only_removes_its_own_previous_file(splits32, tmp_path):
     config = config_from_dict(dict(hidden=(4,)))
-    params = initial_params(config)
+    params = init_params(config)
     foreign = tmp_path / "params-00000099.npz"
     foreign.write_bytes(b"another process's file")
     for step in (1, 2):
@@ -290,7 +290,7 @@ def _saved(tmp_path, **arrays) -> Path:
 
 
 def _good() -> dict[str, np.ndarray]:
-    params = initial_params(config_from_dict(dict(hidden=(16,))))
+    params = init_params(config_from_dict(dict(hidden=(16,))))
     return {k: np.array(v) for k, v in params.arrays().items()}
 
 
@@ -313,7 +313,7 @@ def test_params_must_match_the_config(tmp_path, change, message):
 
 
 def test_params_round_trip(tmp_path):
-    params = initial_params(config_from_dict(dict(hidden=(16,))))
+    params = init_params(config_from_dict(dict(hidden=(16,))))
     save_params(params, tmp_path / "p.npz")
     assert params_equal(load_params(tmp_path / "p.npz", SIZES, "float32"), params)
     assert leftovers(tmp_path) == []
@@ -339,7 +339,7 @@ def test_a_huge_array_header_is_refused_before_reading(tmp_path):
 
 
 def test_evaluate_refuses_params_of_another_network(finished, capsys):
-    params = initial_params(config_from_dict(dict(hidden=(16, 16))))
+    params = init_params(config_from_dict(dict(hidden=(16, 16))))
     save_params(params, finished / "params.npz")
     capsys.readouterr()
     assert main(["evaluate", str(finished)]) == 2

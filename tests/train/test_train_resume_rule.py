@@ -11,7 +11,7 @@ from train_fakes import interrupting_make_step
 from handprop.cli import main
 from handprop.errors import ConfigError
 from handprop.nn import params_equal
-from handprop.train import initial_params, load_config, loop, train
+from handprop.train import init_params, load_config, loop, train
 from handprop.train.params_file import load_params
 
 BASE = "hidden = [16]\nn_s = 3\nn_cycles = 2\neval_every = 2\ncheckpoint_every = 2\n"
@@ -49,7 +49,7 @@ def test_the_command_and_the_function_agree_on_a_change(
     make_step = loop.make_step
     monkeypatch.setattr(loop, "make_step", interrupting_make_step(make_step, at=AT))
     assert main(args) == 130
-    interrupted = train(initial_params(base), base, data=splits32, checkpoint_dir=folder)
+    interrupted = train(init_params(base), base, data=splits32, checkpoint_dir=folder)
     assert interrupted.status == "interrupted" and interrupted.steps == AT
     monkeypatch.setattr(loop, "make_step", make_step)
     capsys.readouterr()
@@ -57,7 +57,7 @@ def test_the_command_and_the_function_agree_on_a_change(
     code = main([*args, "--resume", "--set", change])
     err = capsys.readouterr().err
     try:
-        resumed = train(initial_params(new), new, data=splits32, checkpoint_dir=folder, resume=True)
+        resumed = train(init_params(new), new, data=splits32, checkpoint_dir=folder, resume=True)
     except ConfigError as refusal:
         reason = str(refusal)
     else:
@@ -65,7 +65,7 @@ def test_the_command_and_the_function_agree_on_a_change(
 
     assert (code == 0, reason is None) == (accepted, accepted), (code, err, reason)
     if accepted:
-        whole = train(initial_params(new), new, data=splits32)
+        whole = train(init_params(new), new, data=splits32)
         assert params_equal(resumed.params, whole.params) and resumed.history == whole.history
         assert params_equal(load_params(out / "params.npz"), whole.params)
     else:

@@ -11,8 +11,7 @@ from numpy.typing import DTypeLike, NDArray
 from handprop.data.batches import Cifar10, read_only
 from handprop.data.dataset import Dataset, Scheme, Splits, check_dtype, select_batches
 from handprop.data.whiten import Whitening, apply_whitening
-from handprop.kernels import reference
-from handprop.kernels.normalize import column_stats_u8, normalize_u8
+from handprop.kernels import normalize as kernels
 
 #: Rows per chunk when fitting: the float64 working copy stays a few MB. The pixel
 #: kernels sum in the same blocks, so both paths give the same bits.
@@ -21,7 +20,7 @@ FIT_CHUNK = 2048
 
 def column_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std (two-pass, float64) of each column of ``X`` (n, d), chunk by chunk."""
-    return reference.column_stats(X, FIT_CHUNK)
+    return kernels.column_stats(X, FIT_CHUNK)
 
 
 @attrs.frozen
@@ -49,7 +48,7 @@ class Normalizer:
         """:meth:`fit_array` on the uint8 pixels ``data`` (n, d) scaled to [0, 1] in ``dtype``,
         bit for bit, in one Numba pass per moment without a float copy."""
         dtype = check_dtype(dtype)
-        return cls._from_stats(*column_stats_u8(data, dtype.type(255), FIT_CHUNK), dtype)
+        return cls._from_stats(*kernels.column_stats_u8(data, dtype.type(255), FIT_CHUNK), dtype)
 
     @classmethod
     def _from_stats(cls, mean: np.ndarray, std: np.ndarray, dtype: np.dtype) -> Normalizer:
@@ -69,7 +68,7 @@ class Normalizer:
     def apply_pixels(self, data: NDArray[np.uint8]) -> np.ndarray:
         """:meth:`apply` to the uint8 pixels ``data`` (n, d) scaled to [0, 1] in this
         normaliser's dtype, bit for bit, as one Numba pass into a new array."""
-        return normalize_u8(data, self.mean.dtype.type(255), self.mean, self.std)
+        return kernels.normalize_u8(data, self.mean.dtype.type(255), self.mean, self.std)
 
 
 def normalize(splits: Splits) -> Splits:

@@ -1,9 +1,10 @@
-"""Per-feature normalisation straight from uint8 pixels, as Numba kernels.
+"""Per-feature statistics of float images (:func:`column_stats`, NumPy), and normalisation
+straight from uint8 pixels, as Numba kernels.
 
-Both kernels scale each pixel as the float path does, ``x / 255`` in the dtype of ``scale``
-(255 as a float32 or float64 scalar), and repeat that path's arithmetic in its order: the
-statistics are bit for bit those of ``column_stats`` on the scaled images, the normalised
-values those of ``(X - mean) / std``. No float copy of the pixels is made.
+Both pixel kernels scale each pixel as the float path does, ``x / 255`` in the dtype of
+``scale`` (255 as a float32 or float64 scalar), and repeat that path's arithmetic in its
+order: the statistics are bit for bit those of :func:`column_stats` on the scaled images,
+the normalised values those of ``(X - mean) / std``. No float copy of the pixels is made.
 """
 
 from __future__ import annotations
@@ -13,6 +14,22 @@ import mmap
 
 import numba
 import numpy as np
+
+
+def column_stats(X: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std (two-pass, float64) of each column of ``X`` (n, d), ``chunk`` rows at a
+    time (rows summed in order within a chunk, chunk sums in order)."""
+    n, d = X.shape
+    blocks = [slice(i, i + chunk) for i in range(0, n, chunk)]
+    total = np.zeros(d)
+    for rows in blocks:
+        total += X[rows].sum(axis=0, dtype=np.float64)
+    mean = total / n
+    squares = np.zeros(d)
+    for rows in blocks:
+        dev = X[rows].astype(np.float64) - mean
+        squares += np.einsum("ij,ij->j", dev, dev)
+    return mean, np.sqrt(squares / n)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -70,11 +87,9 @@ def unadvised_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     NumPy gives large arrays: private pages, mapped in one call (``MAP_POPULATE`` where
     the system has it) because the caller writes every element.
 
-    With NumPy's advice, Linux may compact memory on the first touch of each huge page:
-    ``load_data`` of the baseline split then took 0.45-1.9 s in a fresh process instead
-    of a steady 0.64-0.82 s. Private pages populated up front, instead of shared ones faulted
-    in one by one, make normalising the 49,000 training images 0.21 s instead of 0.29 s.
-    The memory is freed with the array.
+    With that advice, Linux may compact memory on the first touch of each huge page, a
+    stall of unpredictable length; private pages populated up front cost no page fault per
+    4 KiB page while the kernel writes them. The memory is freed with the array.
     """
     dtype = np.dtype(dtype)
     nbytes = math.prod(shape) * dtype.itemsize

@@ -20,9 +20,9 @@ Array = np.ndarray
 
 @numba.njit(cache=True)
 def _momentum(W: Array, G: Array, buf: Array, c: Array, out_w: Array, out_buf: Array) -> None:
-    # c = [lr, 2 lam, momentum, nesterov (0 or 1)]
+    # c = [eta, 2 lam, momentum, nesterov (0 or 1)]
     w, g, b, ow, ob = W.ravel(), G.ravel(), buf.ravel(), out_w.ravel(), out_buf.ravel()
-    lr, two_lam, beta, nesterov = c[0], c[1], c[2], c[3] != 0
+    eta, two_lam, beta, nesterov = c[0], c[1], c[2], c[3] != 0
     for i in range(w.size):
         v = w[i]
         d = g[i] + two_lam * v if two_lam != 0 else g[i]
@@ -30,7 +30,7 @@ def _momentum(W: Array, G: Array, buf: Array, c: Array, out_w: Array, out_buf: A
         ob[i] = t
         if nesterov:
             t = d + beta * t
-        ow[i] = v + -(lr * t)
+        ow[i] = v + -(eta * t)
 
 
 # NumPy's error model: Python's checks each division for a zero divisor (here never zero:
@@ -39,17 +39,17 @@ def _momentum(W: Array, G: Array, buf: Array, c: Array, out_w: Array, out_buf: A
 @numba.njit(cache=True, error_model="numpy")
 def _adam(W: Array, G: Array, m: Array, v: Array, c: Array,
           out_w: Array, out_m: Array, out_v: Array) -> None:  # fmt: skip
-    # c = [2 lam, 1 - b1, b2, 1 - b2, -step_size, root, eps, lr * weight_decay]
+    # c = [2 lam, 1 - beta1, beta2, 1 - beta2, -step_size, root, eps, eta * weight_decay]
     w, g, m_, v_ = W.ravel(), G.ravel(), m.ravel(), v.ravel()
     ow, om, ov = out_w.ravel(), out_m.ravel(), out_v.ravel()
-    two_lam, one_b1, b2, one_b2, neg_step, root, eps, decay = (
+    two_lam, one_beta1, beta2, one_beta2, neg_step, root, eps, decay = (
         c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
     )  # fmt: skip
     for i in range(w.size):
         p = w[i]
         d = g[i] + two_lam * p if two_lam != 0 else g[i]
-        mi = m_[i] + one_b1 * (d - m_[i])
-        vi = b2 * v_[i] + one_b2 * d * d
+        mi = m_[i] + one_beta1 * (d - m_[i])
+        vi = beta2 * v_[i] + one_beta2 * d * d
         om[i] = mi
         ov[i] = vi
         u = neg_step * (mi / (np.sqrt(vi) / root + eps))
@@ -67,12 +67,12 @@ def _same(*arrays: Array) -> tuple[Array, ...]:
 
 
 def momentum_update(
-    W: Array, G: Array, buf: Array, lr: float, lam: float, momentum: float, nesterov: bool
+    W: Array, G: Array, buf: Array, eta: float, lam: float, momentum: float, nesterov: bool
 ) -> tuple[Array, Array]:
     """``(W_new, buf_new)``: ``d = G + 2 lam W``, ``buf_new = momentum buf + d``,
-    ``W_new = W - lr buf_new`` (``W - lr (d + momentum buf_new)`` with ``nesterov``)."""
+    ``W_new = W - eta buf_new`` (``W - eta (d + momentum buf_new)`` with ``nesterov``)."""
     W, G, buf = _same(W, G, buf)
-    c = np.array([lr, 2 * lam, momentum, float(nesterov)], W.dtype)
+    c = np.array([eta, 2 * lam, momentum, float(nesterov)], W.dtype)
     out_w, out_buf = np.empty_like(W), np.empty_like(W)
     _momentum(W, G, buf, c, out_w, out_buf)
     return out_w, out_buf
@@ -91,17 +91,17 @@ def adam_update(
 
 
 def adam_constants(
-    lr: float, count: int, b1: float, b2: float, eps: float, lam: float, weight_decay: float
+    eta: float, count: int, beta1: float, beta2: float, eps: float, lam: float, weight_decay: float
 ) -> tuple[float, ...]:
-    """Constants of Adam step ``count`` (1-based): ``(2 lam, 1 - b1, b2, 1 - b2,
-    -lr / (1 - b1^count), sqrt(1 - b2^count), eps, lr weight_decay)``."""
+    """Constants of Adam step ``count`` (1-based): ``(2 lam, 1 - beta1, beta2, 1 - beta2,
+    -eta / (1 - beta1^count), sqrt(1 - beta2^count), eps, eta weight_decay)``."""
     return (
         2 * lam,
-        1 - b1,
-        b2,
-        1 - b2,
-        -(lr / (1 - b1**count)),
-        math.sqrt(1 - b2**count),
+        1 - beta1,
+        beta2,
+        1 - beta2,
+        -(eta / (1 - beta1**count)),
+        math.sqrt(1 - beta2**count),
         eps,
-        lr * weight_decay,
+        eta * weight_decay,
     )

@@ -11,6 +11,7 @@ from numpy.typing import DTypeLike
 
 from handprop.kernels.augment import CHANNELS, SIDE, Augmentation, Fill
 from handprop.kernels.dropout import draw_uniforms
+from handprop.kernels.normalize import column_stats
 
 
 def relu_forward(x: np.ndarray) -> np.ndarray:
@@ -98,46 +99,32 @@ def momentum_update(
     W: np.ndarray,
     G: np.ndarray,
     buf: np.ndarray,
-    lr: float,
+    eta: float,
     lam: float,
     momentum: float,
     nesterov: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(W - lr t, buf')`` with ``d = G + 2 lam W``, ``buf' = momentum buf + d`` and
+    """``(W - eta t, buf')`` with ``d = G + 2 lam W``, ``buf' = momentum buf + d`` and
     ``t = buf'`` (``d + momentum buf'`` with ``nesterov``); scalars in W's dtype."""
-    lr_, two_lam, beta = (W.dtype.type(c) for c in (lr, 2 * lam, momentum))
+    eta_, two_lam, beta = (W.dtype.type(c) for c in (eta, 2 * lam, momentum))
     d = G + two_lam * W if two_lam else G
     new_buf = beta * buf + d
     t = d + beta * new_buf if nesterov else new_buf
-    return W + -(lr_ * t), new_buf
+    return W + -(eta_ * t), new_buf
 
 
 def adam_update(
     W: np.ndarray, G: np.ndarray, m: np.ndarray, v: np.ndarray, constants: tuple[float, ...]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One Adam(W) step with :func:`handprop.kernels.optim.adam_constants`, in W's dtype."""
-    two_lam, one_b1, b2, one_b2, neg_step, root, eps, decay = (W.dtype.type(c) for c in constants)
+    two_lam, one_beta1, beta2, one_beta2, neg_step, root, eps, decay = (
+        W.dtype.type(c) for c in constants
+    )
     d = G + two_lam * W if two_lam else G
-    new_m = m + one_b1 * (d - m)
-    new_v = b2 * v + one_b2 * d * d
+    new_m = m + one_beta1 * (d - m)
+    new_v = beta2 * v + one_beta2 * d * d
     u = neg_step * (new_m / (np.sqrt(new_v) / root + eps))
     return W + (u - decay * W if decay else u), new_m, new_v
-
-
-def column_stats(X: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std (two-pass, float64) of each column of ``X`` (n, d), ``chunk`` rows at a
-    time (rows summed in order within a chunk, chunk sums in order)."""
-    n, d = X.shape
-    blocks = [slice(i, i + chunk) for i in range(0, n, chunk)]
-    total = np.zeros(d)
-    for rows in blocks:
-        total += X[rows].sum(axis=0, dtype=np.float64)
-    mean = total / n
-    squares = np.zeros(d)
-    for rows in blocks:
-        dev = X[rows].astype(np.float64) - mean
-        squares += np.einsum("ij,ij->j", dev, dev)
-    return mean, np.sqrt(squares / n)
 
 
 def _scaled(data: np.ndarray, scale: np.floating) -> np.ndarray:
@@ -150,7 +137,8 @@ def _scaled(data: np.ndarray, scale: np.floating) -> np.ndarray:
 def column_stats_u8(
     data: np.ndarray, scale: np.floating, chunk: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`column_stats` of the scaled pixels ``data / scale`` (a float copy)."""
+    """:func:`~handprop.kernels.normalize.column_stats` of the scaled pixels ``data / scale``
+    (a float copy): the float path the kernel repeats."""
     return column_stats(_scaled(data, scale), chunk)
 
 

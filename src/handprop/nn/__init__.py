@@ -15,24 +15,33 @@ from handprop.nn.network import (
     predict,
     scores,
 )
-from handprop.nn.params import Grads, Layer, Params, init_params, params_allclose, params_equal
+from handprop.nn.params import (
+    AffineParams,
+    Grads,
+    NormParams,
+    Params,
+    Stats,
+    params_allclose,
+    params_equal,
+)
 
 __all__ = [
     "Affine",
+    "AffineParams",
     "Dropout",
     "Evaluation",
     "Grads",
     "Kind",
-    "Layer",
+    "NormParams",
     "Params",
     "ReLU",
+    "Stats",
     "accuracy",
     "backward",
     "cost",
     "evaluate",
     "forward",
     "gradients",
-    "init_params",
     "loss",
     "loss_and_gradients",
     "mlp",

@@ -28,7 +28,7 @@ import attrs
 import numpy as np
 
 from handprop.nn import layers as L
-from handprop.nn.params import Layer, Norm, Params, Stats
+from handprop.nn.params import AffineParams, NormParams, Params, Stats
 
 Array = np.ndarray
 Feed = Iterator[Array]
@@ -67,7 +67,7 @@ def kind_of(spec: object) -> Kind:
 
 @attrs.frozen
 class Affine:
-    """``x @ W + b``; parameters :class:`~handprop.nn.params.Layer` (``W`` decayed)."""
+    """``x @ W + b``; parameters :class:`~handprop.nn.params.AffineParams` (``W`` decayed)."""
 
 
 @attrs.frozen
@@ -83,7 +83,7 @@ class Dropout:
 @attrs.frozen
 class BatchNorm:
     """Batch normalisation (:func:`~handprop.nn.layers.batchnorm_forward`); parameters
-    :class:`~handprop.nn.params.Norm` (not decayed), running averages in
+    :class:`~handprop.nn.params.NormParams` (not decayed), running averages in
     :class:`~handprop.nn.params.Stats`. ``training``: batch statistics (and running
     averages moved by ``momentum``), else the running averages."""
 
@@ -92,7 +92,7 @@ class BatchNorm:
 
 
 def _batchnorm_forward(
-    spec: BatchNorm, p: Norm, x: Array, feed: Feed, s: Stats
+    spec: BatchNorm, p: NormParams, x: Array, feed: Feed, s: Stats
 ) -> tuple[Array, Any]:
     eps = float(s.eps)
     out, cache, mean, var = L.batchnorm_forward(
@@ -105,24 +105,24 @@ def _batchnorm_forward(
 
 
 def _batchnorm_backward(
-    spec: BatchNorm, p: Norm, dout: Array, cache: Any, need_dx: bool
+    spec: BatchNorm, p: NormParams, dout: Array, cache: Any, need_dx: bool
 ) -> tuple[Array | None, tuple[Array, ...]]:
     dx, dgamma, dbeta = L.batchnorm_backward(dout, cache[0])
     return dx, (dgamma, dbeta)
 
 
-def _affine_forward(spec: Affine, p: Layer, x: Array, feed: Feed) -> tuple[Array, Any]:
+def _affine_forward(spec: Affine, p: AffineParams, x: Array, feed: Feed) -> tuple[Array, Any]:
     return L.affine_forward(x, p.W, p.b)
 
 
 def _affine_backward(
-    spec: Affine, p: Layer, dout: Array, cache: Any, need_dx: bool
+    spec: Affine, p: AffineParams, dout: Array, cache: Any, need_dx: bool
 ) -> tuple[Array | None, tuple[Array, ...]]:
     dx, dW, db = L.affine_backward(dout, cache, need_dx=need_dx)
     return dx, (dW, db)
 
 
-register(Affine, Kind(_affine_forward, _affine_backward, Layer, decayed=("W",)))
+register(Affine, Kind(_affine_forward, _affine_backward, AffineParams, decayed=("W",)))
 register(
     ReLU,
     Kind(
@@ -141,7 +141,7 @@ register(
 
 register(
     BatchNorm,
-    Kind(_batchnorm_forward, _batchnorm_backward, Norm, decayed=(), stats=True),  # type: ignore[arg-type]
+    Kind(_batchnorm_forward, _batchnorm_backward, NormParams, decayed=(), stats=True),  # type: ignore[arg-type]
 )
 
 

@@ -2,7 +2,7 @@
 
 The network is a sequence of layer records (:mod:`handprop.nn.architecture`), by
 default ``(Affine -> [BatchNorm] -> ReLU -> [Dropout]) * k -> Affine`` for ``k`` hidden
-layers (batch norm if the parameters have :class:`~handprop.nn.params.Norm` records);
+layers (batch norm if the parameters have :class:`~handprop.nn.params.NormParams` records);
 :func:`forward` and :func:`backward` fold the registered forward/backward pairs over
 it. Softmax and ``cost = mean cross-entropy + lam * sum_l ||W_l||^2`` close it.
 """
@@ -37,7 +37,8 @@ Tape = list[tuple[Any, Any, Any]]
 EVAL_CHUNK = 5000
 
 
-def _masks(mask: Masks) -> tuple[Array, ...]:
+def mask_tuple(mask: Masks) -> tuple[Array, ...]:
+    """The dropout masks as a tuple: ``None`` is none, one array is one hidden layer's."""
     if mask is None:
         return ()
     return (mask,) if isinstance(mask, np.ndarray) else tuple(mask)
@@ -68,7 +69,7 @@ def forward(
     inputs (dropout masks) take them from ``mask`` in order; the new running averages are
     :func:`~handprop.nn.architecture.running_stats` of the tape.
     """
-    masks = _masks(mask)
+    masks = mask_tuple(mask)
     if sequence is None:
         n_hidden = len(params.affine) - 1
         if mask is not None and len(masks) != n_hidden:

@@ -1,10 +1,10 @@
-"""Immutable parameter records and their initialisation.
+"""Immutable parameter records.
 
 A network with hidden sizes ``(m1, ..., mk)`` has ``k + 1`` affine layers;
 ``hidden=()`` is the one-layer softmax classifier, ``hidden=(m,)`` the two-layer
 network. Rows are images: layer ``l`` maps ``(n, d_l) -> (n, d_{l+1})`` with
 ``W`` of shape ``(d_l, d_{l+1})`` and ``b`` of shape ``(d_{l+1},)``. A batch-normalised
-network has a :class:`Norm` record (``gamma``, ``beta``) after each hidden affine layer,
+network has a :class:`NormParams` record (``gamma``, ``beta``) after each hidden affine layer,
 and its running averages (:class:`Stats`) beside the trained records, in ``Params.stats``.
 
 Gradients use the same records (:data:`Grads` is :class:`Params`, without ``stats``).
@@ -13,8 +13,8 @@ Gradients use the same records (:data:`Grads` is :class:`Params`, without ``stat
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import attrs
 import numpy as np
@@ -23,8 +23,6 @@ from numpy.typing import NDArray
 from handprop.data.batches import read_only
 
 Array = NDArray[np.floating]
-InitName = Literal["fan_in", "normal_0.01"]
-INIT_NAMES: tuple[str, ...] = ("fan_in", "normal_0.01")
 
 
 def _frozen_array(value: object) -> Array:
@@ -36,7 +34,7 @@ def _frozen_array(value: object) -> Array:
 
 
 @attrs.frozen
-class Layer:
+class AffineParams:
     """One affine layer: ``W`` (d_in, d_out), ``b`` (d_out,)."""
 
     W: Array = attrs.field(converter=_frozen_array)
@@ -45,14 +43,15 @@ class Layer:
     def __attrs_post_init__(self) -> None:
         if self.W.ndim != 2 or self.b.shape != (self.W.shape[1],):
             raise ValueError(
-                f"Layer needs W (d_in, d_out) and b (d_out,), got {self.W.shape} and {self.b.shape}"
+                "AffineParams needs W (d_in, d_out) and b (d_out,), "
+                f"got {self.W.shape} and {self.b.shape}"
             )
         if self.W.dtype != self.b.dtype:
             raise ValueError(f"W and b dtypes differ: {self.W.dtype} vs {self.b.dtype}")
 
 
 @attrs.frozen
-class Norm:
+class NormParams:
     """Batch-norm scale ``gamma`` (m,) and shift ``beta`` (m,), both trained."""
 
     gamma: Array = attrs.field(converter=_frozen_array)
@@ -61,7 +60,8 @@ class Norm:
     def __attrs_post_init__(self) -> None:
         if self.gamma.ndim != 1 or self.beta.shape != self.gamma.shape:
             raise ValueError(
-                f"Norm needs gamma (m,) and beta (m,), got {self.gamma.shape} and {self.beta.shape}"
+                "NormParams needs gamma (m,) and beta (m,), "
+                f"got {self.gamma.shape} and {self.beta.shape}"
             )
 
 
@@ -82,7 +82,7 @@ class Stats:
             )
 
 
-Record = Layer | Norm
+Record = AffineParams | NormParams
 
 
 def _layer_tuple(value: Iterable[Record]) -> tuple[Record, ...]:
@@ -94,29 +94,29 @@ def _stats_tuple(value: Iterable[Stats]) -> tuple[Stats, ...]:
 
 
 def _width(record: Record) -> int:
-    return record.W.shape[1] if isinstance(record, Layer) else record.gamma.shape[0]
+    return record.W.shape[1] if isinstance(record, AffineParams) else record.gamma.shape[0]
 
 
 @attrs.frozen
 class Params:
-    """All trained records of a network, input side first (:class:`Layer`, and a
-    :class:`Norm` after each hidden layer of a batch-normalised network), and the
-    running averages of its batch norms in order (``stats``: one per Norm, or none in
+    """All trained records of a network, input side first (:class:`AffineParams`, and a
+    :class:`NormParams` after each hidden layer of a batch-normalised network), and the
+    running averages of its batch norms in order (``stats``: one per NormParams, or none in
     gradient and optimiser records). Also the gradient record."""
 
     layers: tuple[Record, ...] = attrs.field(converter=_layer_tuple)
     stats: tuple[Stats, ...] = attrs.field(default=(), converter=_stats_tuple)
 
     def __attrs_post_init__(self) -> None:
-        if not self.layers or not isinstance(self.layers[0], Layer):
+        if not self.layers or not isinstance(self.layers[0], AffineParams):
             raise ValueError("Params needs at least one layer, an affine one first")
         for i, (a, b) in enumerate(itertools.pairwise(self.layers)):
-            d_in = b.W.shape[0] if isinstance(b, Layer) else b.gamma.shape[0]
-            if _width(a) != d_in or (isinstance(a, Norm) and isinstance(b, Norm)):
+            d_in = b.W.shape[0] if isinstance(b, AffineParams) else b.gamma.shape[0]
+            if _width(a) != d_in or (isinstance(a, NormParams) and isinstance(b, NormParams)):
                 raise ValueError(
                     f"layer {i} outputs {_width(a)} units but layer {i + 1} expects {d_in}"
                 )
-        if isinstance(self.layers[-1], Norm):
+        if isinstance(self.layers[-1], NormParams):
             raise ValueError("the output layer must be affine, not a batch norm")
         norms = self.norms
         if self.stats and [s.mean.shape for s in self.stats] != [n.gamma.shape for n in norms]:
@@ -130,14 +130,14 @@ class Params:
         return self.affine[0].W.dtype
 
     @property
-    def affine(self) -> tuple[Layer, ...]:
+    def affine(self) -> tuple[AffineParams, ...]:
         """The affine layers, input side first."""
-        return tuple(r for r in self.layers if isinstance(r, Layer))
+        return tuple(r for r in self.layers if isinstance(r, AffineParams))
 
     @property
-    def norms(self) -> tuple[Norm, ...]:
+    def norms(self) -> tuple[NormParams, ...]:
         """The batch norms, input side first (none without batch normalisation)."""
-        return tuple(r for r in self.layers if isinstance(r, Norm))
+        return tuple(r for r in self.layers if isinstance(r, NormParams))
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -155,7 +155,7 @@ class Params:
         out: dict[str, Array] = {}
         stats, i = iter(self.stats), 0
         for record in self.layers:
-            if isinstance(record, Layer):
+            if isinstance(record, AffineParams):
                 i += 1
                 out[f"W{i}"], out[f"b{i}"] = record.W, record.b
                 continue
@@ -173,9 +173,9 @@ class Params:
         stats = []
         try:
             for i in range(1, n + 1):
-                layers.append(Layer(arrays[f"W{i}"], arrays[f"b{i}"]))
+                layers.append(AffineParams(arrays[f"W{i}"], arrays[f"b{i}"]))
                 if f"gamma{i}" in arrays:
-                    layers.append(Norm(arrays[f"gamma{i}"], arrays[f"beta{i}"]))
+                    layers.append(NormParams(arrays[f"gamma{i}"], arrays[f"beta{i}"]))
                     if f"mean{i}" in arrays:
                         stats.append(
                             Stats(arrays[f"mean{i}"], arrays[f"var{i}"], arrays[f"eps{i}"])
@@ -211,55 +211,9 @@ Grads = Params
 
 
 def _record_map(fn: Callable[..., Array], first: Any, *rest: Any) -> Any:
-    """``fn`` applied field by field to parameter records of one type (Layer, ...)."""
+    """``fn`` applied field by field to parameter records of one type (AffineParams, ...)."""
     names = [f.name for f in attrs.fields(type(first))]
     return type(first)(*(fn(*(getattr(r, n) for r in (first, *rest))) for n in names))
-
-
-def init_params(
-    d_in: int,
-    hidden: int | Sequence[int],
-    n_classes: int,
-    *,
-    seed: int | np.random.Generator = 0,
-    dtype: np.dtype | type | str = np.float32,
-    init: InitName = "fan_in",
-    batchnorm: bool = False,
-    bn_eps: float = 1e-5,
-) -> Params:
-    """Random weights, zero biases.
-
-    ``init="fan_in"``: ``W ~ N(0, 1/d_in)`` per layer (first seed).
-    ``init="normal_0.01"``: ``W, b ~ N(0, 0.01^2)`` (second seed).
-    Weights are drawn in float64 and cast, so float32 and float64 networks from
-    the same seed hold the same values up to rounding. ``batchnorm=True`` adds a
-    :class:`Norm` (``gamma = 1``, ``beta = 0``) after each hidden layer, with running
-    averages ``mean = 0``, ``var = 1`` and ``eps = bn_eps`` (no random draws: the weights
-    are those of the same network without batch norm).
-    """
-    hidden_sizes: tuple[int, ...] = (hidden,) if isinstance(hidden, int) else tuple(hidden)
-    sizes = (d_in, *hidden_sizes, n_classes)
-    if any(int(s) < 1 for s in sizes):
-        raise ValueError(f"layer sizes must be positive, got {sizes}")
-    if init not in INIT_NAMES:
-        raise ValueError(f"init must be one of {INIT_NAMES}, got {init!r}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    layers: list[Record] = []
-    for fan_in, fan_out in itertools.pairwise(sizes):
-        if init == "fan_in":
-            W = rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)
-            b = np.zeros(fan_out)
-        else:
-            W = 0.01 * rng.standard_normal((fan_in, fan_out))
-            b = 0.01 * rng.standard_normal(fan_out)
-        layers.append(Layer(W.astype(dtype), b.astype(dtype)))
-        if batchnorm and len(layers) < 2 * len(hidden_sizes):
-            layers.append(Norm(np.ones(fan_out, dtype), np.zeros(fan_out, dtype)))
-    stats = [
-        Stats(np.zeros(m, dtype), np.ones(m, dtype), np.asarray(bn_eps, dtype))
-        for m in (hidden_sizes if batchnorm else ())
-    ]
-    return Params(tuple(layers), stats)
 
 
 def params_allclose(a: Params, b: Params, *, rtol: float = 1e-5, atol: float = 1e-8) -> bool:

@@ -4,7 +4,7 @@ A :class:`GradientTransformation` holds pure functions over
 :class:`~handprop.nn.params.Params` records:
 
 - ``init(params) -> state``
-- ``update(grads, state, params, lr) -> (updates, state)``
+- ``update(grads, state, params, eta) -> (updates, state)``
 
 and :func:`apply_updates` adds the updates to the parameters; ``step`` does both in one
 fused pass per array (Numba kernels, same bits). The learning rate is an
@@ -18,7 +18,7 @@ evaluates, so the optimiser state holds only what the optimiser itself accumulat
 :func:`~handprop.nn.architecture.decayed_fields`), so ``2 lam W`` is added to each
 weight gradient before the optimiser sees it (``torch.optim`` with ``weight_decay = 2 lam``
 on a weights-only parameter group). AdamW's ``weight_decay`` is decoupled instead
-(``W <- W (1 - lr weight_decay)``, as in ``torch.optim.AdamW``), also on weights only.
+(``W <- W (1 - eta weight_decay)``, as in ``torch.optim.AdamW``), also on weights only.
 Every trained array is updated (``W``, ``b``, ``gamma``, ``beta``); the running averages
 of batch norms (``Params.stats``) are not trained: the results carry none, and the
 training step attaches those of its forward pass.
@@ -55,15 +55,15 @@ class Init(Protocol):
 
 class Update(Protocol):
     def __call__(
-        self, grads: Params, state: Any, params: Params, lr: float
+        self, grads: Params, state: Any, params: Params, eta: float
     ) -> tuple[Params, Any]: ...
 
 
 @attrs.frozen
 class GradientTransformation:
-    """``init(params) -> state``, ``update(grads, state, params, lr) -> (updates, state)``.
+    """``init(params) -> state``, ``update(grads, state, params, eta) -> (updates, state)``.
 
-    ``step(grads, state, params, lr) -> (new_params, state)`` is ``update`` followed by
+    ``step(grads, state, params, eta) -> (new_params, state)`` is ``update`` followed by
     :func:`apply_updates`, fused into one pass over each array by the Numba kernels of
     :mod:`handprop.kernels.optim` (same bits, none of the temporaries).
     """
@@ -144,7 +144,7 @@ def _check_lam(lam: float) -> None:
 
 
 def sgd(lam: float = 0.0) -> GradientTransformation:
-    """Plain SGD: ``W <- W - lr (dW + 2 lam W)``, ``b <- b - lr db``.
+    """Plain SGD: ``W <- W - eta (dW + 2 lam W)``, ``b <- b - eta db``.
 
     With :func:`apply_updates` the arrays are bit-identical to the fused
     :func:`handprop.train.loop.sgd_l2_step` (same operations in the same dtype).
@@ -155,20 +155,20 @@ def sgd(lam: float = 0.0) -> GradientTransformation:
         return EmptyState()
 
     def update(
-        grads: Params, state: EmptyState, params: Params, lr: float
+        grads: Params, state: EmptyState, params: Params, eta: float
     ) -> tuple[Params, EmptyState]:
         def delta(decayed: bool, g: Array, p: Array) -> tuple[Array]:
             if decayed:
-                return (-((g + _scalar(p, 2 * lam) * p) * _scalar(p, lr)),)
-            return (-(lr * g),)
+                return (-((g + _scalar(p, 2 * lam) * p) * _scalar(p, eta)),)
+            return (-(eta * g),)
 
         return _per_array(delta, grads, params)[0], state
 
     def step(
-        grads: Params, state: EmptyState, params: Params, lr: float
+        grads: Params, state: EmptyState, params: Params, eta: float
     ) -> tuple[Params, EmptyState]:
         def new(decayed: bool, g: Array, p: Array) -> tuple[Array]:
-            return (sgd_l2_update(p, g, lr, lam)[0] if decayed else p - lr * g,)
+            return (sgd_l2_update(p, g, eta, lam)[0] if decayed else p - eta * g,)
 
         return _per_array(new, grads, params)[0], state
 
@@ -183,20 +183,20 @@ def _trace(lam: float, beta: float, nesterov: bool) -> GradientTransformation:
         return TraceState(_zeros(params))
 
     def update(
-        grads: Params, state: TraceState, params: Params, lr: float
+        grads: Params, state: TraceState, params: Params, eta: float
     ) -> tuple[Params, TraceState]:
         g = _with_l2(grads, params, lam)
         trace = state.trace.zip_map(g, lambda buf, d: _scalar(buf, beta) * buf + d)
         direction = (
             g.zip_map(trace, lambda d, buf: d + _scalar(buf, beta) * buf) if nesterov else trace
         )
-        return direction.map(lambda d: -(_scalar(d, lr) * d)), TraceState(trace)
+        return direction.map(lambda d: -(_scalar(d, eta) * d)), TraceState(trace)
 
     def step(
-        grads: Params, state: TraceState, params: Params, lr: float
+        grads: Params, state: TraceState, params: Params, eta: float
     ) -> tuple[Params, TraceState]:
         def new(decayed: bool, g: Array, p: Array, buf: Array) -> tuple[Array, Array]:
-            return momentum_update(p, g, buf, lr, lam if decayed else 0.0, beta, nesterov)
+            return momentum_update(p, g, buf, eta, lam if decayed else 0.0, beta, nesterov)
 
         new_params, trace = _per_array(new, grads, params, state.trace)
         return new_params, TraceState(trace)
@@ -206,21 +206,21 @@ def _trace(lam: float, beta: float, nesterov: bool) -> GradientTransformation:
 
 def momentum(momentum: float = 0.9, lam: float = 0.0) -> GradientTransformation:
     """Heavy-ball momentum (``torch.optim.SGD(momentum=momentum)``):
-    ``buf <- momentum buf + g``, ``p <- p - lr buf``, with ``g = dp (+ 2 lam W)``."""
+    ``buf <- momentum buf + g``, ``p <- p - eta buf``, with ``g = dp (+ 2 lam W)``."""
     return _trace(lam, momentum, nesterov=False)
 
 
 def nesterov(momentum: float = 0.9, lam: float = 0.0) -> GradientTransformation:
     """Nesterov momentum (``torch.optim.SGD(momentum=momentum, nesterov=True)``):
-    ``buf <- momentum buf + g``, ``p <- p - lr (g + momentum buf)``."""
+    ``buf <- momentum buf + g``, ``p <- p - eta (g + momentum buf)``."""
     return _trace(lam, momentum, nesterov=True)
 
 
 def _adam(
-    b1: float, b2: float, eps: float, lam: float, weight_decay: float
+    beta1: float, beta2: float, eps: float, lam: float, weight_decay: float
 ) -> GradientTransformation:
-    _check("b1", b1, 0.0, 1.0)
-    _check("b2", b2, 0.0, 1.0)
+    _check("beta1", beta1, 0.0, 1.0)
+    _check("beta2", beta2, 0.0, 1.0)
     _check_lam(lam)
     _check("weight_decay", weight_decay, 0.0, math.inf)
     if not (math.isfinite(eps) and eps > 0):
@@ -230,14 +230,16 @@ def _adam(
         return AdamState(0, _zeros(params), _zeros(params))
 
     def update(
-        grads: Params, state: AdamState, params: Params, lr: float
+        grads: Params, state: AdamState, params: Params, eta: float
     ) -> tuple[Params, AdamState]:
         count = state.count + 1
-        c = adam_constants(lr, count, b1, b2, eps, lam, weight_decay)
-        one_b1, b2_, one_b2, neg_step, root, eps_, decay = c[1:]
+        c = adam_constants(eta, count, beta1, beta2, eps, lam, weight_decay)
+        one_beta1, beta2_, one_beta2, neg_step, root, eps_, decay = c[1:]
         g = _with_l2(grads, params, lam)
-        m = state.m.zip_map(g, lambda m_, d: m_ + _scalar(d, one_b1) * (d - m_))
-        v = state.v.zip_map(g, lambda v_, d: _scalar(d, b2_) * v_ + _scalar(d, one_b2) * d * d)
+        m = state.m.zip_map(g, lambda m_, d: m_ + _scalar(d, one_beta1) * (d - m_))
+        v = state.v.zip_map(
+            g, lambda v_, d: _scalar(d, beta2_) * v_ + _scalar(d, one_beta2) * d * d
+        )
 
         def delta(m_: Array, v_: Array) -> Array:
             return _scalar(m_, neg_step) * (
@@ -254,11 +256,11 @@ def _adam(
         return updates, AdamState(count, m, v)
 
     def step(
-        grads: Params, state: AdamState, params: Params, lr: float
+        grads: Params, state: AdamState, params: Params, eta: float
     ) -> tuple[Params, AdamState]:
         count = state.count + 1
-        consts = adam_constants(lr, count, b1, b2, eps, lam, weight_decay)
-        bias_consts = adam_constants(lr, count, b1, b2, eps, 0.0, 0.0)
+        consts = adam_constants(eta, count, beta1, beta2, eps, lam, weight_decay)
+        bias_consts = adam_constants(eta, count, beta1, beta2, eps, 0.0, 0.0)
 
         def new(
             decayed: bool, g: Array, p: Array, m: Array, v: Array
@@ -272,23 +274,23 @@ def _adam(
 
 
 def adam(
-    b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, lam: float = 0.0
+    beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, lam: float = 0.0
 ) -> GradientTransformation:
     """Adam (``torch.optim.Adam``) with bias correction; ``eps`` is added to
-    ``sqrt(v) / sqrt(1 - b2^t)``, L2 (``lam``) enters through the gradient."""
-    return _adam(b1, b2, eps, lam, 0.0)
+    ``sqrt(v) / sqrt(1 - beta2^t)``, L2 (``lam``) enters through the gradient."""
+    return _adam(beta1, beta2, eps, lam, 0.0)
 
 
 def adamw(
-    b1: float = 0.9,
-    b2: float = 0.999,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
     eps: float = 1e-8,
     weight_decay: float = 1e-2,
     lam: float = 0.0,
 ) -> GradientTransformation:
-    """AdamW (``torch.optim.AdamW``): Adam plus decoupled decay ``W <- W (1 - lr wd)``
+    """AdamW (``torch.optim.AdamW``): Adam plus decoupled decay ``W <- W (1 - eta wd)``
     of the weights (biases are not decayed)."""
-    return _adam(b1, b2, eps, lam, weight_decay)
+    return _adam(beta1, beta2, eps, lam, weight_decay)
 
 
 def state_arrays(state: Any) -> dict[str, Array]:

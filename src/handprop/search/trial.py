@@ -127,7 +127,7 @@ class TrainTrial:
         longer one. ``report(row, judge)`` observes each evaluation's history row (``judge``
         False for the last one); if it raises :class:`~handprop.search.pruning.Pruned`, the
         trial ends as ``"pruned"``."""
-        from handprop.train import initial_params, train
+        from handprop.train import init_params, train
         from handprop.train.checkpoint import Checkpoint, save_checkpoint
         from handprop.train.config import config_to_dict
         from handprop.train.data import prepared_splits
@@ -142,7 +142,7 @@ class TrainTrial:
 
         try:
             result = train(
-                initial_params(config),
+                init_params(config),
                 config,
                 data=splits,
                 checkpoint_dir=checkpoint_dir,

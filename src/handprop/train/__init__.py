@@ -10,7 +10,7 @@ from handprop.train.config import (
     save_config,
     training_config_names,
 )
-from handprop.train.data import initial_params, load_data
+from handprop.train.data import init_params, load_data
 from handprop.train.history import History, HistoryRow
 from handprop.train.loop import make_step, sgd_update, train
 from handprop.train.params_file import load_params, save_params
@@ -27,7 +27,7 @@ __all__ = [
     "TrainState",
     "config_from_dict",
     "config_to_dict",
-    "initial_params",
+    "init_params",
     "load_checkpoint",
     "load_config",
     "load_data",

@@ -30,12 +30,12 @@ from handprop.data.dataset import Scheme
 from handprop.data.whiten import METHODS as WHITEN_METHODS
 from handprop.errors import ConfigError
 from handprop.kernels.augment import Fill
-from handprop.nn.params import INIT_NAMES, InitName
 from handprop.optim import OPTIMIZER_NAMES
 from handprop.train import schedules
 
 CONFIG_PACKAGE = "handprop.configs"
 DTYPES: tuple[str, ...] = ("float32", "float64")
+INIT_NAMES: tuple[str, ...] = ("fan_in", "normal_0.01")
 SPLITS: tuple[str, ...] = ("batch1", "all")
 FILLS: tuple[str, ...] = ("zero", "keep")
 TTAS: tuple[str, ...] = ("none", "flip")
@@ -54,6 +54,7 @@ MAX_STEPS = 10**9
 MAX_SNAPSHOTS = 1000
 
 DtypeName = Literal["float32", "float64"]
+InitName = Literal["fan_in", "normal_0.01"]
 ScheduleName = Literal["constant", "triangular", "triangular2", "exp_range"]
 OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "adamw"]
 WhitenName = Literal["none", "zca", "pca"]
@@ -249,7 +250,7 @@ class OptimizerConfig:
         """Keyword arguments of :func:`handprop.optim.make_optimizer` for ``name``."""
         if self.name in ("momentum", "nesterov"):
             return {"momentum": self.momentum, "lam": self.lam}
-        adam = {"b1": self.beta1, "b2": self.beta2, "eps": self.eps, "lam": self.lam}
+        adam = {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps, "lam": self.lam}
         if self.name == "adam":
             return adam
         if self.name == "adamw":

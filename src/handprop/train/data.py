@@ -20,8 +20,8 @@ from handprop.data.normalize import whitened_splits
 from handprop.data.source import DataSource, cache_folder
 from handprop.data.whiten import Method, Whitening, covariance_eigen, whitening_from_eigen
 from handprop.errors import ConfigError, DataError
-from handprop.nn.params import Params, init_params
-from handprop.train.config import DataConfig, TrainConfig
+from handprop.nn.params import AffineParams, NormParams, Params, Stats
+from handprop.train.config import DataConfig, ModelConfig, TrainConfig
 from handprop.train.state import INIT, stream
 
 log = logging.getLogger(__name__)
@@ -141,8 +141,24 @@ def _physical_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def initial_params(config: TrainConfig, d_in: int = 3072, n_classes: int = 10) -> Params:
-    """Fresh parameters for ``config`` (its hidden sizes, init, dtype, batch norms and seed).
+def init_params(
+    config: TrainConfig,
+    d_in: int = 3072,
+    n_classes: int = 10,
+    *,
+    seed: int | np.random.Generator | None = None,
+) -> Params:
+    """Fresh parameters for ``config``: its hidden sizes, init, dtype and batch norms, drawn
+    from its initialisation stream ``stream(config.run.seed, INIT)``, or from
+    ``np.random.default_rng(seed)`` if ``seed`` (an int or a Generator) is given.
+
+    ``init = "fan_in"``: ``W ~ N(0, 1/d_in)`` per layer, zero biases (first seed).
+    ``init = "normal_0.01"``: ``W, b ~ N(0, 0.01^2)`` (second seed). Weights are drawn in
+    float64 and cast, so float32 and float64 networks from the same seed hold the same
+    values up to rounding. With batch norms, a :class:`~handprop.nn.params.NormParams`
+    (``gamma = 1``, ``beta = 0``) follows each hidden affine layer, with running averages
+    ``mean = 0``, ``var = 1`` and ``eps = bn_eps`` (no random draws: the weights are those
+    of the same network without batch norm).
 
     A network that cannot fit in this machine's memory is a :class:`ConfigError`
     saying how much it needs.
@@ -154,16 +170,30 @@ def initial_params(config: TrainConfig, d_in: int = 3072, n_classes: int = 10) -
     )
     if need > have:
         raise ConfigError(message)
+    rng = stream(config.run.seed, INIT) if seed is None else np.random.default_rng(seed)
     try:
-        return init_params(
-            d_in,
-            config.model.hidden,
-            n_classes,
-            seed=stream(config.run.seed, INIT),
-            dtype=np.dtype(config.model.dtype),
-            init=config.model.init,
-            batchnorm=config.model.batchnorm,
-            bn_eps=config.model.bn_eps,
-        )
+        return _draw(config.model, d_in, n_classes, rng)
     except MemoryError:
         raise ConfigError(message) from None
+
+
+def _draw(model: ModelConfig, d_in: int, n_classes: int, rng: np.random.Generator) -> Params:
+    """The parameters of :func:`init_params`, drawn from ``rng``."""
+    dtype = np.dtype(model.dtype)
+    sizes = (d_in, *model.hidden, n_classes)
+    layers: list[AffineParams | NormParams] = []
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+        if model.init == "fan_in":
+            W = rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)
+            b = np.zeros(fan_out)
+        else:
+            W = 0.01 * rng.standard_normal((fan_in, fan_out))
+            b = 0.01 * rng.standard_normal(fan_out)
+        layers.append(AffineParams(W.astype(dtype), b.astype(dtype)))
+        if model.batchnorm and i < len(model.hidden):
+            layers.append(NormParams(np.ones(fan_out, dtype), np.zeros(fan_out, dtype)))
+    norms = model.hidden if model.batchnorm else ()
+    stats = [
+        Stats(np.zeros(m, dtype), np.ones(m, dtype), np.asarray(model.bn_eps, dtype)) for m in norms
+    ]
+    return Params(tuple(layers), stats)

@@ -134,7 +134,7 @@ def make_step(
         config.augment.fill,
     )
     shuffle, smoothing = config.optimizer.shuffle, config.optimizer.label_smoothing
-    # plain SGD keeps its fused update (bit-identical to the runs before the optimisers)
+    # plain SGD runs sgd_l2_step: one pass over each W updates it and reads its L2 penalty
     update = None if config.optimizer.name == "sgd" else optimizer(config).step
     augments = config.augments
     draw = functools.partial(

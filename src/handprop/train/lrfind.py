@@ -25,7 +25,7 @@ from handprop.data import Splits
 from handprop.errors import ConfigError, HandpropError
 from handprop.lock import folder_lock
 from handprop.train.config import MAX_STEPS, TrainConfig, save_config
-from handprop.train.data import initial_params, load_data
+from handprop.train.data import init_params, load_data
 from handprop.train.loop import make_step
 from handprop.train.state import TrainState
 
@@ -120,7 +120,7 @@ class LrFindResult:
 def lr_range_test(config: TrainConfig, test: RangeTest, data: Splits) -> LrFindResult:
     """Run the range test from the config's initial parameters on ``data.train``."""
     step = make_step(config, data.train, schedule=test.eta)
-    state = TrainState(initial_params(config, data.train.X.shape[1], len(data.train.class_names)))
+    state = TrainState(init_params(config, data.train.X.shape[1], len(data.train.class_names)))
     etas: list[float] = []
     losses: list[float] = []
     smoothed: list[float] = []

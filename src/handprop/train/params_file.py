@@ -1,7 +1,7 @@
 """Parameter files (``.npz`` of ``W1, b1, ...``; with batch norms also ``gamma<i>, beta<i>``
 and the running averages ``mean<i>, var<i>, eps<i>`` of hidden layer ``i``): written
 atomically, read without pickle and checked against the network they should hold before
-any array is read. Files without batch norms (all those written before them) load as before."""
+any array is read. A file without batch-norm arrays holds a network without batch norms."""
 
 from __future__ import annotations
 

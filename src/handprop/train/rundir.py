@@ -50,7 +50,7 @@ from handprop.train.checkpoint import (
     save_checkpoint,
 )
 from handprop.train.config import TrainConfig, config_to_dict, load_config, save_config
-from handprop.train.data import data_and_whitening, initial_params
+from handprop.train.data import data_and_whitening, init_params
 from handprop.train.history import History
 from handprop.train.inputs import NORMALIZATION_FILE, WHITENING_FILE, save_normalization
 from handprop.train.loop import train
@@ -306,7 +306,7 @@ def run_experiment(
             data, whitening = data_and_whitening(config)
         if resume:
             _check_unfinished(out, config, config.total_steps(len(data.train.y)))
-        params = initial_params(config, data.train.X.shape[1], len(data.train.class_names))
+        params = init_params(config, data.train.X.shape[1], len(data.train.class_names))
         save_config(config, out / CONFIG_FILE)
         if data.normalizer is not None:
             save_normalization(data.normalizer, data.train.class_names, out / NORMALIZATION_FILE)

@@ -25,8 +25,10 @@ import numpy as np
 from handprop.errors import ConfigError, HandpropError
 from handprop.nn import layers as L
 from handprop.nn.architecture import ReLU, decayed_arrays
-from handprop.nn.network import Masks, _masks, forward, gradients
-from handprop.nn.params import Grads, Params, init_params
+from handprop.nn.network import Masks, forward, gradients, mask_tuple
+from handprop.nn.params import Grads, Params
+from handprop.train.config import ModelConfig, TrainConfig
+from handprop.train.data import init_params
 from handprop.verify.sampling import fixed_masks, sample_coords
 
 Array = np.ndarray
@@ -130,7 +132,7 @@ def _float64(
     params: Params, X: Array, mask: Masks
 ) -> tuple[Params, Array, tuple[Array, ...] | None]:
     """Everything cast to float64; the masks as one array per hidden layer, or None."""
-    masks = None if mask is None else tuple(np.asarray(m, np.float64) for m in _masks(mask))
+    masks = None if mask is None else tuple(np.asarray(m, np.float64) for m in mask_tuple(mask))
     return params.astype(np.float64), np.asarray(X, dtype=np.float64), masks
 
 
@@ -318,9 +320,8 @@ def gradcheck_table(
     rows: list[GradError] = []
     for i, case in enumerate(cases):
         rng = np.random.default_rng((seed, i + 1))
-        weights = init_params(
-            X.shape[1], case.hidden, n_classes, seed=rng, dtype=np.float64, batchnorm=case.batchnorm
-        )
+        model = ModelConfig(hidden=case.hidden, dtype="float64", batchnorm=case.batchnorm)
+        weights = init_params(TrainConfig(model=model), X.shape[1], n_classes, seed=rng)
         params = Params.from_arrays({k: drawn(rng, k, a) for k, a in weights.arrays().items()})
         mask = fixed_masks(case, len(X), rng)
         rows += check_gradients(case, params, X, y, mask, fd_coords=fd_coords, rng=rng)

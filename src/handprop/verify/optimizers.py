@@ -19,8 +19,9 @@ import attrs
 import numpy as np
 
 from handprop.errors import HandpropError
-from handprop.nn.params import init_params
 from handprop.optim import apply_updates, make_optimizer
+from handprop.train.config import ModelConfig, TrainConfig
+from handprop.train.data import init_params
 from handprop.train.schedules import triangular
 
 #: Acceptance threshold of the optimiser checks.
@@ -47,9 +48,9 @@ OPTIMIZER_CASES: tuple[OptimizerCase, ...] = (
     OptimizerCase("momentum", {"momentum": 0.5}),
     OptimizerCase("nesterov", {"momentum": 0.9, "lam": 0.05}),
     OptimizerCase("adam", {"lam": 0.05}),
-    OptimizerCase("adam", {"b1": 0.8, "b2": 0.99, "eps": 1e-6}),
+    OptimizerCase("adam", {"beta1": 0.8, "beta2": 0.99, "eps": 1e-6}),
     OptimizerCase("adamw", {"weight_decay": 0.1}),
-    OptimizerCase("adamw", {"b1": 0.3, "b2": 0.9, "eps": 1e-3, "weight_decay": 0.5}),
+    OptimizerCase("adamw", {"beta1": 0.3, "beta2": 0.9, "eps": 1e-3, "weight_decay": 0.5}),
 )
 
 
@@ -72,7 +73,7 @@ def _torch_optimizer(torch: Any, case: OptimizerCase, weights: list, others: lis
         cls = torch.optim.SGD
     else:
         extra = {
-            "betas": (opts.get("b1", 0.9), opts.get("b2", 0.999)),
+            "betas": (opts.get("beta1", 0.9), opts.get("beta2", 0.999)),
             "eps": opts.get("eps", 1e-8),
         }
         cls = torch.optim.AdamW if case.name == "adamw" else torch.optim.Adam
@@ -90,9 +91,8 @@ def check_optimizer(case: OptimizerCase, *, steps: int = 25, seed: int = 0) -> O
             "optimiser verification needs PyTorch: pip install 'handprop[verify]'"
         ) from None
     rng = np.random.default_rng((seed, 11))
-    params = init_params(
-        7, (5, 4), 3, seed=rng, dtype=np.float64, init="normal_0.01", batchnorm=True
-    )
+    model = ModelConfig(hidden=(5, 4), init="normal_0.01", dtype="float64", batchnorm=True)
+    params = init_params(TrainConfig(model=model), 7, 3, seed=rng)
     params = params.map(lambda a: a + 0.5 * np.sign(a))  # clear of 0 for relative errors
     names = list(params.arrays())
     tensors = [torch.tensor(a, requires_grad=True) for a in params.arrays().values()]
