@@ -16,9 +16,11 @@ OpenBLAS to older kernels on some images; users' machines mostly do not set them
 Times are the minimum over rounds (the least disturbed run on a shared machine); the ratio
 is handprop's time over the reference's time from the same run (< 1: handprop is faster).
 FLOP/s is stated as a fraction of the float32/float64 matrix-multiply rate measured in
-the same run. The scaling sweeps, the new capabilities and the search throughput have
-their own sections (:mod:`bench.report_scaling`); the scaling plot is written beside
-``SPEED.md`` as ``scaling.png``.
+the same run. The speed targets are read from ``bench/targets.toml`` (its header documents
+the format) and each is printed with its value in the run and met / MISSED. The scaling
+sweeps, the new capabilities and the search throughput have their own sections
+(:mod:`bench.report_scaling`); the scaling plot is written beside ``SPEED.md`` as
+``scaling.png``.
 """
 
 from __future__ import annotations
@@ -206,7 +208,7 @@ def _expand(entry: dict[str, Any], path: Path) -> list[Target]:
     if entry.get("measure") not in MEASURES:
         problems.append(f"measure must be one of {', '.join(MEASURES)}")
     if (entry.get("measure") in ("ratio", "speedup")) != ("reference" in entry):
-        problems.append("'reference' goes with the ratio and speedup measures only")
+        problems.append("'reference' is needed by the ratio and speedup measures, and only by them")
     if problems:
         raise ValueError(f"{path}: target {name!r}: {'; '.join(problems)}")
     fields = {k: v for k, v in entry.items() if k not in ("each", "max", "min")}

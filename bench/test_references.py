@@ -121,5 +121,5 @@ def test_targets_file_reads_and_names_known_measures() -> None:
 def test_a_malformed_target_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "targets.toml"
     path.write_text('[[target]]\nname = "t"\nmeasure = "ratio"\ncase = "c"\nmax = 1\nabout = "a"\n')
-    with pytest.raises(ValueError, match="'reference' goes with"):
+    with pytest.raises(ValueError, match="'reference' is needed"):
         load_targets(path)
