@@ -1,14 +1,19 @@
 """The same training runs in JAX: the whole loop (steps and periodic evaluations) jitted as
 one ``lax.scan``, compiled ahead of time so compilation is timed apart from training.
 
-Same network (affine -> ReLU -> [dropout] -> affine, L2 on the weights), schedule (the
-config's, tabulated per step), shuffled batches, flip + translate augmentation and inverted
-dropout as :func:`handprop.train.train`; random draws come from ``jax.random``, so the runs
-match in work, not in bits. Needs the ``bench`` extra (``pip install ".[bench]"``).
+Same network (``(affine -> [batch norm] -> ReLU -> [dropout]) * hidden layers -> affine``,
+L2 on the weights, label smoothing), schedule (the config's, tabulated per step), shuffled
+batches, flip + translate augmentation and inverted dropout as :func:`handprop.train.train`.
+The batch norm is handprop's train-mode math (batch mean and biased variance, running
+averages moved by ``bn_momentum`` towards the mean and the unbiased variance; evaluations
+use the running averages), differentiated by ``jax.grad``. Random draws come from
+``jax.random``, so the runs match in work, not in bits. Needs the ``bench`` extra
+(``pip install ".[bench]"``).
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +21,10 @@ from typing import Any
 import numpy as np
 
 SIDE = 32
+
+#: Parameters: per layer ``{"W", "b"}`` plus ``{"gamma", "beta"}`` on batch-normalised
+#: hidden layers; running averages: per batch norm ``{"mean", "var"}``.
+Tree = list[dict[str, Any]]
 
 
 def available() -> bool:
@@ -39,7 +48,7 @@ def _batches(config: Any, n: int, total: int) -> np.ndarray:
     return rows.reshape(-1, batch)[:total].astype(np.int32)
 
 
-def _augment(jax: Any, jnp: Any, config: Any, X: Any, key: Any) -> Any:
+def augment(jax: Any, jnp: Any, config: Any, X: Any, key: Any) -> Any:
     """Random flip then translation of flat CHW rows ``X`` (n, 3072) as one gather."""
     n = X.shape[0]
     k_flip, k_shift, k_apply = jax.random.split(key, 3)
@@ -61,9 +70,103 @@ def _augment(jax: Any, jnp: Any, config: Any, X: Any, key: Any) -> Any:
     return jnp.where(inside.reshape(n, 1, -1), moved, vacated).reshape(n, -1)
 
 
+def init_params(config: Any, d_in: int, n_classes: int) -> tuple[Tree, Tree]:
+    """``(params, stats)`` as NumPy arrays: ``W ~ N(0, 1/fan_in)``, zero biases,
+    ``gamma = 1``, ``beta = 0``, running mean 0 and variance 1."""
+    dtype = np.dtype(config.model.dtype)
+    rng = np.random.default_rng(config.run.seed)
+    sizes = (d_in, *config.model.hidden, n_classes)
+    params: Tree = []
+    stats: Tree = []
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+        W = (rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)).astype(dtype)
+        layer = {"W": W, "b": np.zeros(fan_out, dtype)}
+        if config.model.batchnorm and i < len(sizes) - 2:
+            layer |= {"gamma": np.ones(fan_out, dtype), "beta": np.zeros(fan_out, dtype)}
+            stats.append({"mean": np.zeros(fan_out, dtype), "var": np.ones(fan_out, dtype)})
+        params.append(layer)
+    return params, stats
+
+
+class Network:
+    """The config's network as pure JAX functions (``jax``, ``jnp`` the modules).
+
+    ``scores(params, stats, X, key)``: ``key`` None evaluates (running averages, no
+    dropout) and returns ``(scores, stats)``; with a key it trains (batch statistics,
+    dropout masks from ``key``) and returns the moved running averages.
+    ``cost(params, stats, X, y, key) -> (cost, stats)``: smoothed cross-entropy + L2.
+    ``probe(params, stats, X, y) -> [nll, accuracy]``.
+    """
+
+    def __init__(self, jax: Any, jnp: Any, config: Any) -> None:
+        self.jax, self.jnp = jax, jnp
+        self.rate, self.lam = config.model.dropout, config.optimizer.lam
+        self.momentum, self.eps = config.model.bn_momentum, config.model.bn_eps
+        self.smoothing = config.optimizer.label_smoothing
+
+    def _batchnorm(self, p: dict[str, Any], s: dict[str, Any], h: Any, train: bool) -> Any:
+        jnp = self.jnp
+        if train:
+            n = h.shape[0]
+            mu = h.mean(axis=0)
+            hc = h - mu
+            var = jnp.mean(hc * hc, axis=0)
+            m = self.momentum
+            s = {"mean": (1 - m) * s["mean"] + m * mu,
+                 "var": (1 - m) * s["var"] + m * var * (n / (n - 1))}  # fmt: skip
+        else:
+            hc, var = h - s["mean"], s["var"]
+        return p["gamma"] * (hc / jnp.sqrt(var + self.eps)) + p["beta"], s
+
+    def scores(self, params: Tree, stats: Tree, X: Any, key: Any | None) -> tuple[Any, Tree]:
+        jax, jnp = self.jax, self.jnp
+        h, moved, norms = X, [], iter(stats)
+        keys = jax.random.split(key, len(params)) if key is not None else None
+        for i, p in enumerate(params[:-1]):
+            h = h @ p["W"] + p["b"]
+            if "gamma" in p:
+                h, s = self._batchnorm(p, next(norms), h, key is not None)
+                moved.append(s)
+            h = jax.nn.relu(h)
+            if keys is not None and self.rate > 0:
+                keep = jax.random.uniform(keys[i], h.shape, h.dtype) >= self.rate
+                h = jnp.where(keep, h / (1 - self.rate), 0)
+        return h @ params[-1]["W"] + params[-1]["b"], moved
+
+    def cost(self, params: Tree, stats: Tree, X: Any, y: Any, key: Any) -> tuple[Any, Tree]:
+        jax, jnp = self.jax, self.jnp
+        s, moved = self.scores(params, stats, X, key)
+        logp = jax.nn.log_softmax(s)
+        picked = jnp.take_along_axis(logp, y[:, None], axis=1)[:, 0]
+        if self.smoothing:
+            picked = (1 - self.smoothing) * picked + self.smoothing * logp.mean(axis=1)
+        l2 = sum(jnp.sum(p["W"] ** 2) for p in params)
+        return -picked.mean() + self.lam * l2, moved
+
+    def probe(self, params: Tree, stats: Tree, X: Any, y: Any) -> Any:
+        jax, jnp = self.jax, self.jnp
+        s, _ = self.scores(params, stats, X, None)
+        nll = -jnp.take_along_axis(jax.nn.log_softmax(s), y[:, None], axis=1).mean()
+        return jnp.stack([nll, jnp.mean(jnp.argmax(s, axis=1) == y)])
+
+    def sgd_step(
+        self, config: Any, params: Tree, stats: Tree, Xb: Any, yb: Any, key: Any, eta: Any
+    ) -> tuple[Tree, Tree, Any]:
+        """One augmented SGD step on the gathered batch: ``(params, stats, cost)``."""
+        jax = self.jax
+        k_aug, k_drop = jax.random.split(key)
+        if config.augments:
+            Xb = augment(jax, self.jnp, config, Xb, k_aug)
+        (value, moved), grads = jax.value_and_grad(self.cost, has_aux=True)(
+            params, stats, Xb, yb, k_drop
+        )
+        params = jax.tree_util.tree_map(lambda w, g: w - eta * g, params, grads)
+        return params, moved, value
+
+
 class JaxRun:
     """One compiled run: ``compile_seconds`` spent compiling, ``__call__`` trains and returns
-    the final parameters (blocking until they are computed)."""
+    the final ``(params, stats)`` as NumPy arrays (blocking until they are computed)."""
 
     def __init__(self, config: Any, data: Any) -> None:
         import jax
@@ -71,7 +174,6 @@ class JaxRun:
 
         if config.model.dtype == "float64":
             jax.config.update("jax_enable_x64", True)
-        (hidden,) = config.model.hidden
         dtype = np.dtype(config.model.dtype)
         X, y = data.train.X, data.train.y
         n = len(y)
@@ -85,59 +187,33 @@ class JaxRun:
             ((steps + 1) % eval_every == 0) | (steps + 1 == total),
         )
         n_eval = config.run.train_eval_size or n
-        rng = np.random.default_rng(config.run.seed)
-        params = []
-        for fan_in, fan_out in ((X.shape[1], hidden), (hidden, y.max() + 1)):
-            W = (rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)).astype(dtype)
-            params += [W, np.zeros(fan_out, dtype)]
-        lam, rate = config.optimizer.lam, config.model.dropout
+        net = Network(jax, jnp, config)
 
-        def scores(p: Any, Xb: Any, key: Any | None) -> Any:
-            W1, b1, W2, b2 = p
-            h = jax.nn.relu(Xb @ W1 + b1)
-            if key is not None and rate > 0:
-                keep = jax.random.uniform(key, h.shape, h.dtype) >= rate
-                h = jnp.where(keep, h / (1 - rate), 0)
-            return h @ W2 + b2
-
-        def loss(p: Any, Xb: Any, yb: Any, key: Any | None) -> Any:
-            logp = jax.nn.log_softmax(scores(p, Xb, key))
-            return -jnp.take_along_axis(logp, yb[:, None], axis=1).mean()
-
-        def cost(p: Any, Xb: Any, yb: Any, key: Any) -> Any:
-            return loss(p, Xb, yb, key) + lam * (jnp.sum(p[0] ** 2) + jnp.sum(p[2] ** 2))
-
-        def probe(p: Any, Xb: Any, yb: Any) -> Any:
-            s = scores(p, Xb, None)
-            logp = jax.nn.log_softmax(s)
-            nll = -jnp.take_along_axis(logp, yb[:, None], axis=1).mean()
-            return jnp.stack([nll, jnp.mean(jnp.argmax(s, axis=1) == yb)])
-
-        def run(p: Any, key: Any, Xt: Any, yt: Any, Xv: Any, yv: Any, xs: Any) -> Any:
+        def run(p: Any, s: Any, key: Any, Xt: Any, yt: Any, Xv: Any, yv: Any, xs: Any) -> Any:
             def step(carry: Any, x: Any) -> Any:
-                p, key = carry
+                p, s, key = carry
                 idx, eta, evaluate = x
-                key, k_aug, k_drop = jax.random.split(key, 3)
-                Xb, yb = Xt[idx], yt[idx]
-                if config.augments:
-                    Xb = _augment(jax, jnp, config, Xb, k_aug)
-                grads = jax.grad(cost)(p, Xb, yb, k_drop)
-                p = [w - eta * g for w, g in zip(p, grads, strict=True)]
+                key, k_step = jax.random.split(key)
+                p, s, _ = net.sgd_step(config, p, s, Xt[idx], yt[idx], k_step, eta)
                 metrics = jax.lax.cond(
                     evaluate,
-                    lambda q: jnp.concatenate(
-                        [probe(q, Xt[:n_eval], yt[:n_eval]), probe(q, Xv, yv)]
+                    lambda q, r: jnp.concatenate(
+                        [net.probe(q, r, Xt[:n_eval], yt[:n_eval]), net.probe(q, r, Xv, yv)]
                     ),
-                    lambda q: jnp.zeros(4, dtype),
+                    lambda q, r: jnp.zeros(4, dtype),
                     p,
+                    s,
                 )
-                return (p, key), metrics
+                return (p, s, key), metrics
 
-            (p, _), history = jax.lax.scan(step, (p, key), xs)
-            return p, history
+            (p, s, _), history = jax.lax.scan(step, (p, s, key), xs)
+            return p, s, history
 
+        params, stats = init_params(config, X.shape[1], int(y.max()) + 1)
+        to_jax = jax.tree_util.tree_map
         self.args = (
-            [jnp.asarray(a) for a in params],
+            to_jax(jnp.asarray, params),
+            to_jax(jnp.asarray, stats),
             jax.random.PRNGKey(config.run.seed),
             jnp.asarray(X),
             jnp.asarray(y.astype(np.int32)),
@@ -150,14 +226,23 @@ class JaxRun:
         self.compile_seconds = time.perf_counter() - start
         self.steps = total
 
-    def __call__(self) -> list[np.ndarray]:
-        params, history = self.compiled(*self.args)
+    def __call__(self) -> tuple[Tree, Tree]:
+        import jax
+
+        params, stats, history = self.compiled(*self.args)
         history.block_until_ready()
-        return [np.asarray(w) for w in params]
+        return jax.tree_util.tree_map(np.asarray, (params, stats))
 
 
-def evaluate(params: list[np.ndarray], X: np.ndarray, y: np.ndarray) -> float:
-    """Test accuracy of the final parameters (NumPy, as the whole-process runs report it)."""
-    W1, b1, W2, b2 = params
-    scores = np.maximum(X @ W1 + b1, 0) @ W2 + b2
+def evaluate(params: Tree, stats: Tree, X: np.ndarray, y: np.ndarray, eps: float) -> float:
+    """Test accuracy of the final parameters (NumPy, as the whole-process runs report it;
+    batch norms use the running averages)."""
+    h, norms = X, iter(stats)
+    for p in params[:-1]:
+        h = h @ p["W"] + p["b"]
+        if "gamma" in p:
+            s = next(norms)
+            h = p["gamma"] * (h - s["mean"]) / np.sqrt(s["var"] + eps) + p["beta"]
+        h = np.maximum(h, 0)
+    scores = h @ params[-1]["W"] + params[-1]["b"]
     return float(np.mean(scores.argmax(axis=1) == y))

@@ -16,9 +16,11 @@ OpenBLAS to older kernels on some images; users' machines mostly do not set them
 Times are the minimum over rounds (the least disturbed run on a shared machine); the ratio
 is handprop's time over the reference's time from the same run (< 1: handprop is faster).
 FLOP/s is stated as a fraction of the float32/float64 matrix-multiply rate measured in
-the same run. The scaling sweeps, the new capabilities and the search throughput have
-their own sections (:mod:`bench.report_scaling`); the scaling plot is written beside
-``SPEED.md`` as ``scaling.png``.
+the same run. The speed targets are read from ``bench/targets.toml`` (its header documents
+the format) and each is printed with its value in the run and met / MISSED. The scaling
+sweeps, the new capabilities and the search throughput have their own sections
+(:mod:`bench.report_scaling`); the scaling plot is written beside ``SPEED.md`` as
+``scaling.png``.
 """
 
 from __future__ import annotations
@@ -30,9 +32,12 @@ import os
 import subprocess
 import sys
 import tempfile
+import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from bench import report_scaling
 from bench.workloads import BLAS_ENV
@@ -46,6 +51,13 @@ OURS = "handprop"
 MATMUL_PART = "matrix products (BLAS)"
 #: The profile part of the batch gather (with its augmentation, if any).
 GATHER_PART = "batch gather (+ augmentation)"
+#: The speed targets the report checks (the file documents its format).
+TARGETS = BENCH_DIR / "targets.toml"
+#: What a target can read from the rows (see :data:`TARGETS`).
+MEASURES = ("ratio", "speedup", "seconds", "peak_gib", "matmul_share", "run_matmul_share")
+TARGET_KEYS = frozenset(
+    {"name", "each", "measure", "case", "reference", "dtype", "loop", "max", "min", "about"}
+)
 
 
 def run_suite(
@@ -164,128 +176,146 @@ def _find(rows: list[dict[str, Any]], case: str, dtype: str, impl: str) -> dict[
     )
 
 
-def targets(rows: list[dict[str, Any]]) -> list[str]:
-    """The issue's targets, each marked met / missed with the measured value."""
-    rates = matmul_rates(rows)
-    lines: list[str] = []
+@attrs.frozen
+class Target:
+    """One speed target of :data:`TARGETS`: ``measure`` read from handprop's row of ``case``
+    (and ``reference``'s), at most ``bound`` if ``below``, else at least it."""
 
-    def check(label: str, value: float | None, limit: float, unit: str, below: bool) -> None:
+    name: str
+    measure: str
+    case: str
+    bound: float
+    below: bool
+    about: str
+    reference: str = ""
+    dtype: str = "float32"
+    loop: str = ""
+
+
+def load_targets(path: Path = TARGETS) -> list[Target]:
+    """The ``[[target]]`` entries of ``path``, one :class:`Target` per value of ``each``."""
+    with path.open("rb") as f:
+        entries = tomllib.load(f).get("target", [])
+    return [t for entry in entries for t in _expand(entry, path)]
+
+
+def _expand(entry: dict[str, Any], path: Path) -> list[Target]:
+    name = entry.get("name", "?")
+    problems = [f"unknown key {k!r}" for k in entry if k not in TARGET_KEYS]
+    problems += [f"no {k!r}" for k in ("name", "measure", "case", "about") if k not in entry]
+    if ("max" in entry) == ("min" in entry):
+        problems.append("exactly one of 'max' and 'min'")
+    if entry.get("measure") not in MEASURES:
+        problems.append(f"measure must be one of {', '.join(MEASURES)}")
+    if (entry.get("measure") in ("ratio", "speedup")) != ("reference" in entry):
+        problems.append("'reference' is needed by the ratio and speedup measures, and only by them")
+    if problems:
+        raise ValueError(f"{path}: target {name!r}: {'; '.join(problems)}")
+    fields = {k: v for k, v in entry.items() if k not in ("each", "max", "min")}
+    below = "max" in entry
+    bound = float(entry["max" if below else "min"])
+    targets = []
+    for x in entry.get("each", [""]):
+        named = {k: fields[k].replace("{x}", str(x)) for k in ("name", "case")}
+        targets.append(Target(**(fields | named), bound=bound, below=below))
+    return targets
+
+
+def measured(
+    target: Target, rows: list[dict[str, Any]], floors: dict[str, dict[str, float]]
+) -> float | None:
+    """The target's value in this run (None: a row it reads is missing)."""
+    ours = _find(rows, target.case, target.dtype, OURS)
+    if ours is None:
+        return None
+    if target.measure == "seconds":
+        return float(ours["time"])
+    if target.measure == "peak_gib":
+        return ours["peak_rss_bytes"] / 2**30 if "peak_rss_bytes" in ours else None
+    if target.measure == "matmul_share":
+        return _share(ours, matmul_rates(rows))
+    if target.measure == "run_matmul_share":
+        floor = floors.get(target.case)
+        return floor["flops"] / floor["square_rate"] / ours["time"] if floor else None
+    ref = _find(rows, target.case, target.dtype, target.reference)
+    if ref is None:
+        return None
+    ratio = float(ours["time"] / ref["time"])
+    return ratio if target.measure == "ratio" else 1 / ratio
+
+
+def _fmt_target(measure: str, value: float) -> str:
+    if measure == "seconds":
+        return _fmt_time(value)
+    if measure == "peak_gib":
+        return f"{value:.2f} GiB"
+    if measure.endswith("share"):
+        return f"{value:.0%}"
+    return f"{value:.2f}" if measure == "ratio" else f"{value:.1f}x"
+
+
+def targets(
+    rows: list[dict[str, Any]], floors: dict[str, dict[str, float]], path: Path = TARGETS
+) -> list[str]:
+    """Every target of ``path`` with its value in this run and met / MISSED, and under a
+    missed one what limits it (:func:`_limits`)."""
+    lines = [
+        "## Targets",
+        "",
+        f"From `bench/{path.name}`; ratios are handprop's time over the reference's in this "
+        "run (< 1: handprop faster).",
+        "",
+    ]
+    for t in load_targets(path):
+        value = measured(t, rows, floors)
+        bound = f"{'<=' if t.below else '>='} {_fmt_target(t.measure, t.bound)}"
         if value is None:
-            lines.append(f"- {label}: not measured")
-            return
-        ok = value <= limit if below else value >= limit
-        relation = "<=" if below else ">="
+            lines.append(f"- {t.name}: not measured (target {bound}). {t.about}")
+            continue
+        ok = value <= t.bound if t.below else value >= t.bound
         lines.append(
-            f"- {label}: {value:.3g}{unit} (target {relation} {limit:g}{unit}) — "
-            f"{'met' if ok else 'MISSED'}"
+            f"- {t.name}: {_fmt_target(t.measure, value)} (target {bound}) — "
+            f"{'met' if ok else 'MISSED'}. {t.about}"
         )
-
-    for m, limit in ((50, 0.5), (1024, 0.9)):
-        case = f"train step m={m}"
-        ours, ref = _find(rows, case, "float32", OURS), _find(rows, case, "float32", "torch")
-        value = ours["time"] / ref["time"] if ours and ref else None
-        check(f"step float32 m={m}, handprop / PyTorch", value, limit, "", below=True)
-    for r in rows:
-        if r["impl"] == OURS and r["case"].startswith("train step") and r["dtype"] == "float32":
-            m = int(r["case"].split("m=")[1])
-            if m >= 256 and "float32" in rates:
-                frac = _share(r, rates)
-                assert frac is not None
-                check(f"step float32 m={m}, fraction of matmul rate", 100 * frac, 60, "%", False)
-    # The issue's augmentation target is flip + translate together (one gather_augment call);
-    # the single-kernel speed-ups are in the table.
-    case = "gather_augment 100 images"
-    ours, ref = _find(rows, case, "float32", OURS), _find(rows, case, "float32", "numpy")
-    value = ref["time"] / ours["time"] if ours and ref else None
-    check("augmentation (flip + translate, 100 images), speed-up over NumPy", value, 5, "x", False)
-    for case, limit in (("baseline run", 5.0), ("improvements run", 20.0)):
-        ours = _find(rows, case, "float32", OURS)
-        check(f"{case} wall time", ours["time"] if ours else None, limit, " s", below=True)
-    memory = next((r for r in rows if "peak_rss_bytes" in r), None)
-    peak = memory["peak_rss_bytes"] / 2**30 if memory else None
-    check("peak RSS, training on 50,000 images float32", peak, 1.5, " GiB", below=True)
-    return lines
+        if not ok:
+            lines += _limits(t, rows, floors)
+    return [*lines, ""]
 
 
-def targets_13(rows: list[dict[str, Any]], floors: dict[str, dict[str, float]]) -> list[str]:
-    """Issue 13's targets: training loops and whole processes against PyTorch and JAX (JAX's
-    loop without compilation; its whole process includes it), the warm-cache load and the
-    share of the BLAS limit. Under each missed one, what limits it in this run: the time
-    the run's matrix products alone need at the rate its step reached (``floors``, from
-    :func:`run_floors`), or handprop's own training loop, against the time the target allows.
-    """
-    lines: list[str] = []
-
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "MISSED"
-
-    def ratio(label: str, case: str, impl: str, limit: float, loop: str | None = None) -> None:
-        ours, ref = _find(rows, case, "float32", OURS), _find(rows, case, "float32", impl)
-        if ours is None or ref is None:
-            lines.append(f"- {label}: not measured")
-            return
-        value = ours["time"] / ref["time"]
-        lines.append(f"- {label}: {value:.2f} (target <= {limit:g}) — {verdict(value <= limit)}")
-        allowed = limit * ref["time"]
-        if value <= limit:
-            return
-        floor = floors.get(case)
-        own = _find(rows, loop, "float32", OURS) if loop else None
-        if own is not None:
-            lines.append(
-                f"  - handprop's training loop alone took {_fmt_time(own['time'])} in this run; "
-                f"the target allows {_fmt_time(allowed)} for the whole process"
-            )
-        elif floor is not None:
-            need = floor["flops"] / floor["step_rate"]
-            lines.append(
-                f"  - the run's matrix products alone need {_fmt_time(need)} at the rate the "
-                f"step's products reached ({floor['step_rate'] / 1e9:.0f} GFLOP/s, "
-                f"{floor['step_rate'] / floor['square_rate']:.0%} of the square rate), "
-                f"{_fmt_time(need + floor['gather'])} with the batch gather "
-                f"({_fmt_time(floor['gather'])}); the target allows {_fmt_time(allowed)}"
-            )
-
-    for case, jax_limit in (("baseline run", 0.6), ("improvements run", 0.8)):
-        ratio(f"{case}, training loop, handprop / JAX lax.scan", case, "jax", jax_limit)
-        ratio(f"{case}, training loop, handprop / PyTorch", case, "torch", 0.4)
-    whole = "baseline run, whole process"
-    ratio(f"{whole}, handprop / PyTorch", whole, "torch", 0.5, loop="baseline run")
-    ratio(f"{whole}, handprop / JAX (compile included)", whole, "jax", 0.25, loop="baseline run")
-    load = next((r for r in rows if r["case"].startswith("load_data")), None)
-    if load is None:
-        lines.append("- load_data, baseline split, warm cache: not measured")
-    else:
-        lines.append(
-            f"- load_data, baseline split, warm cache: {_fmt_time(load['time'])} "
-            f"(target <= 0.4 s) — {verdict(load['time'] <= 0.4)}"
-        )
-    run, floor = _find(rows, "baseline run", "float32", OURS), floors.get("baseline run")
-    if run is None or floor is None:
-        lines.append(
-            "- baseline run, matrix products at the square rate / training time: not measured"
-        )
-    else:
-        share = floor["flops"] / floor["square_rate"] / run["time"]
-        lines.append(
-            f"- baseline run, its matrix products at the square rate / training time: "
-            f"{share:.0%} (target >= 75%) — {verdict(share >= 0.75)}"
-        )
-        if share < 0.75:
-            lines.append(
-                f"  - the step's products themselves run at "
-                f"{floor['step_rate'] / floor['square_rate']:.0%} of the square rate, so a loop "
-                "doing nothing but them would reach that share"
-            )
-    frac = _share(_find(rows, "train step m=1024", "float32", OURS), matmul_rates(rows))
-    if frac is None:
-        lines.append("- step float32 m=1024, fraction of matmul rate: not measured")
-    else:
-        lines.append(
-            f"- step float32 m=1024, fraction of matmul rate: {frac:.0%} (target >= 70%) — "
-            f"{verdict(frac >= 0.7)}"
-        )
-    return lines
+def _limits(
+    target: Target, rows: list[dict[str, Any]], floors: dict[str, dict[str, float]]
+) -> list[str]:
+    """What limits a missed target in this run: handprop's own training loop against the
+    time a whole-process target allows, or the time the run's matrix products alone need at
+    the rate its step reached (``floors``, from :func:`run_floors`)."""
+    floor = floors.get(target.case)
+    if target.measure == "run_matmul_share" and floor is not None:
+        return [
+            f"  - the step's products themselves run at "
+            f"{floor['step_rate'] / floor['square_rate']:.0%} of the square rate, so a loop "
+            "doing nothing but them would reach that share"
+        ]
+    if target.measure != "ratio":
+        return []
+    ref = _find(rows, target.case, target.dtype, target.reference)
+    assert ref is not None
+    allowed = target.bound * ref["time"]
+    own = _find(rows, target.loop, target.dtype, OURS) if target.loop else None
+    if own is not None:
+        return [
+            f"  - handprop's training loop alone took {_fmt_time(own['time'])} in this run; "
+            f"the target allows {_fmt_time(allowed)} for the whole process"
+        ]
+    if floor is None:
+        return []
+    need = floor["flops"] / floor["step_rate"]
+    return [
+        f"  - the run's matrix products alone need {_fmt_time(need)} at the rate the "
+        f"step's products reached ({floor['step_rate'] / 1e9:.0f} GFLOP/s, "
+        f"{floor['step_rate'] / floor['square_rate']:.0%} of the square rate), "
+        f"{_fmt_time(need + floor['gather'])} with the batch gather "
+        f"({_fmt_time(floor['gather'])}); the target allows {_fmt_time(allowed)}"
+    ]
 
 
 def blas(data: dict[str, Any]) -> str:
@@ -417,13 +447,12 @@ def machine(data: dict[str, Any]) -> str:
 
 
 def capabilities(rows: list[dict[str, Any]]) -> list[str]:
-    """The accuracy issue's new capabilities (optimiser updates, whitening fit) against
-    PyTorch and JAX."""
+    """The new capabilities (optimiser updates, whitening fit) against PyTorch and JAX."""
     found = [r for r in rows if r.get("group") == "capabilities"]
     if not found:
         return []
     return [
-        "## New capabilities (issue 11) against PyTorch and JAX",
+        "## New capabilities against PyTorch and JAX",
         "",
         "One optimiser update of the m = 256 network's parameters (handprop's fused pure "
         "step, `torch.optim`, a hand-written jitted JAX update) and the whitening fit "
@@ -457,9 +486,8 @@ def render(
     ]
     if quick:
         lines += ["", "**Quick mode: one round on tiny sizes — these numbers mean nothing.**"]
-    lines += ["", *table(rows), "", "## Targets (issue 5)", "", *targets(rows), ""]
     floors = run_floors(data, rows)
-    lines += ["## Targets (issue 13)", "", *targets_13(rows, floors), ""]
+    lines += ["", *table(rows), "", *targets(all_rows, floors)]
     lines += capabilities(all_rows)
     lines += report_scaling.scaling(all_rows, plot)
     lines += report_scaling.search_throughput(all_rows)

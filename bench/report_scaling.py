@@ -14,6 +14,7 @@ IMPLS = ("handprop", "torch", "jax")
 NAMES = {"handprop": "handprop", "torch": "PyTorch", "jax": "JAX (jitted step)"}
 SWEEPS = {
     "width": ("hidden width m (batch 100)", "m"),
+    "width-bn": ("hidden width m with batch norm (batch 100)", "m"),
     "batch": ("batch size n (m = 256)", "n"),
 }
 #: The plot beside ``SPEED.md``.
@@ -124,7 +125,8 @@ def scaling(rows: list[dict[str, Any]], plot: str | None) -> list[str]:
         "## Scaling curves",
         "",
         "One float32 training step (gather, flip + translate, forward, backward, SGD update) "
-        "with PyTorch on as many threads as NumPy's BLAS and JAX as one jitted step; "
+        "with PyTorch on as many threads as NumPy's BLAS and JAX as one jitted step (the "
+        "batch-norm sweep: handprop against JAX); "
         "GFLOP/s counts the matrix products only. Cells: time / GFLOP/s.",
         "",
     ]

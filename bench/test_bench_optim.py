@@ -1,5 +1,4 @@
-"""The accuracy issue's new capabilities against PyTorch and JAX: one optimiser update and
-the whitening fit.
+"""New capabilities against PyTorch and JAX: one optimiser update and the whitening fit.
 
 - ``momentum`` / ``nesterov`` / ``adam`` update of the two-layer parameters (3072 x 256 and
   256 x 10 weights, their biases; float32; L2 on the weights): handprop's fused

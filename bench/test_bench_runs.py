@@ -3,8 +3,12 @@ PyTorch and in JAX (one compiled ``lax.scan``; its compile time is recorded apar
 
 ``baseline``: m = 50, three cycles, 5,880 steps, evaluation every 196 steps.
 ``wide_flip_translate_dropout``: the improvements run (m = 256, flip, translate, dropout).
-Each is timed twice (the less disturbed run counts); quick mode shortens both to a few
-steps on 500 images. The JAX cases skip when JAX is not installed (the ``bench`` extra).
+``beyond_two_layer`` (m = 2048 on ZCA-whitened pixels, label smoothing) and
+``beyond_deep_bn`` (1024 -> 512 with batch norm) shortened to one cycle of n_s = 500
+(1,000 steps; evaluations at steps 490, 980 and 1,000), ``SHORTENED``.
+Each is timed twice (the less disturbed run counts); quick mode shortens all of them to a
+few steps on 500 images (the flagships also to widths 64 and 64 -> 32). The JAX cases skip
+when JAX is not installed (the ``bench`` extra).
 """
 
 from __future__ import annotations
@@ -18,8 +22,16 @@ from bench.conftest import Measure
 from bench.workloads import QUICK, torch_train
 from handprop.train import TrainConfig, init_params, load_config, load_data, train
 
+#: The runs profiled and run as whole processes too, by case name.
 RUNS = {"baseline run": "baseline", "improvements run": "wide_flip_translate_dropout"}
+#: The flagship recipes' loops, shortened by ``SHORTENED``; quick mode also narrows them.
+FLAGSHIPS = {
+    "beyond_two_layer shortened run": "beyond_two_layer",
+    "beyond_deep_bn shortened run": "beyond_deep_bn",
+}
+SHORTENED = ("n_cycles=1", "n_s=500")
 QUICK_OVERRIDES = ("n_train=500", "n_s=5", "n_cycles=1", "eval_every=5", "train_eval_size=100")
+QUICK_HIDDEN = {"beyond_two_layer": "hidden=[64]", "beyond_deep_bn": "hidden=[64, 32]"}
 
 
 def require_real_data() -> None:
@@ -33,7 +45,10 @@ def require_real_data() -> None:
 
 def run_config(name: str) -> TrainConfig:
     config = load_config(name)
-    return config.with_overrides(QUICK_OVERRIDES) if QUICK else config
+    if QUICK:
+        narrow = (QUICK_HIDDEN[name],) if name in QUICK_HIDDEN else ()
+        return config.with_overrides((*QUICK_OVERRIDES, *narrow))
+    return config.with_overrides(SHORTENED) if name in FLAGSHIPS.values() else config
 
 
 def _handprop_run(config: TrainConfig, data: object) -> int:
@@ -43,10 +58,10 @@ def _handprop_run(config: TrainConfig, data: object) -> int:
 
 
 @pytest.mark.parametrize("impl", ("handprop", "torch", "jax"))
-@pytest.mark.parametrize("case", tuple(RUNS))
+@pytest.mark.parametrize("case", (*RUNS, *FLAGSHIPS))
 def test_bench_run(measure: Measure, case: str, impl: str) -> None:
     require_real_data()
-    config = run_config(RUNS[case])
+    config = run_config((RUNS | FLAGSHIPS)[case])
     data = load_data(config)
     if impl == "jax":
         if not jax_ref.available():

@@ -2,7 +2,8 @@
 outside: ``handprop train --config NAME`` against :mod:`bench.whole` in PyTorch and in JAX
 (compilation included). All three load through handprop's decoded-data cache, warm after
 the first case. Quick mode shortens the runs like ``test_bench_runs`` and keeps only the
-baseline (each process costs seconds of imports and compilation even then).
+baseline (each process costs seconds of imports and compilation even then). Also
+``handprop --help``: the start-up a user waits for before any command runs.
 """
 
 from __future__ import annotations
@@ -31,16 +32,27 @@ def command(impl: str, name: str, out: Path) -> list[str]:
     return [sys.executable, *head, "--config", name, "--out", str(out), *sets]
 
 
-def run_process(impl: str, name: str) -> None:
+def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")) if p
     )
+    return env
+
+
+def run_process(impl: str, name: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
             command(impl, name, Path(tmp) / "run"),
-            cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
+            cwd=ROOT, env=_env(), check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
+
+
+def show_help() -> None:
+    subprocess.run(
+        [sys.executable, "-m", "handprop", "--help"],
+        cwd=ROOT, env=_env(), check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("impl", ("handprop", "torch", "jax"))
@@ -51,3 +63,8 @@ def test_bench_whole(measure: Measure, case: str, impl: str) -> None:
         pytest.skip("JAX is not installed (pip install '.[bench]')")
     label = f"{case}, whole process"
     measure(run_process, impl, RUNS[case], case=label, impl=impl, dtype="float32", rounds=1)
+
+
+def test_bench_help(measure: Measure) -> None:
+    show_help()  # warm-up: byte-code caches
+    measure(show_help, case="handprop --help, whole process", impl="handprop", rounds=5)

@@ -47,8 +47,10 @@ def train_torch(config: Any, data: Any) -> tuple[list[np.ndarray], float]:
 def train_jax(config: Any, data: Any) -> tuple[list[np.ndarray], float]:
     from bench import jax_ref
 
-    params = jax_ref.JaxRun(config, data)()
-    return params, jax_ref.evaluate(params, data.test.X, data.test.y)
+    params, stats = jax_ref.JaxRun(config, data)()
+    accuracy = jax_ref.evaluate(params, stats, data.test.X, data.test.y, config.model.bn_eps)
+    arrays = [a for layer in (*params, *stats) for a in layer.values()]
+    return arrays, accuracy
 
 
 def main(argv: list[str] | None = None) -> int:

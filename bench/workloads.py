@@ -1,8 +1,8 @@
 """Workloads of the speed suite: sizes, FLOP counts, synthetic data and the PyTorch reference.
 
-The PyTorch reference is what a user would otherwise write: the same two-layer network on
-the CPU with autograd, ``torch.optim.SGD`` and vectorised batch augmentation, using as many
-threads as NumPy's BLAS.
+The PyTorch reference is what a user would otherwise write: the same network on the CPU with
+autograd, ``torch.optim.SGD`` and vectorised batch augmentation, using as many threads as
+NumPy's BLAS.
 """
 
 from __future__ import annotations
@@ -79,38 +79,48 @@ def synthetic_pool(dtype: str, n: int = POOL, seed: int = 0) -> tuple[np.ndarray
 
 
 class TorchNet:
-    """The two-layer network in PyTorch: autograd, ``optim.SGD``, fused batch augmentation.
+    """The network in PyTorch: autograd, ``optim.SGD``, fused batch augmentation.
 
-    ``augment = (flip_prob, max_shift, shift_prob)`` or None; ``dropout`` is the drop rate;
-    ``batchnorm`` puts a ``torch.nn.BatchNorm1d`` between the hidden affine layer and its
-    ReLU (batch statistics in training, running averages in evaluation; not decayed).
+    ``hidden`` is one width or the widths of the hidden layers, each ``affine -> [batch
+    norm] -> ReLU -> [dropout]``; ``augment = (flip_prob, max_shift, shift_prob)`` or None;
+    ``dropout`` is the drop rate; ``smoothing`` the label smoothing of the training loss;
+    ``batchnorm`` puts a ``torch.nn.BatchNorm1d(momentum=bn_momentum, eps=bn_eps)`` between
+    each hidden affine layer and its ReLU (batch statistics in training, running averages in
+    evaluation; not decayed).
     """
 
     def __init__(
         self,
-        hidden: int,
+        hidden: int | tuple[int, ...],
         dtype: str,
         lam: float,
         *,
         augment: tuple[float, int, float] | None = (FLIP_PROB, MAX_SHIFT, SHIFT_PROB),
         dropout: float = 0.0,
+        smoothing: float = 0.0,
         seed: int = 0,
         batchnorm: bool = False,
+        bn_momentum: float = 0.1,
+        bn_eps: float = 1e-5,
     ) -> None:
         import torch
 
         self.torch = torch
         self.lam, self.augmentation, self.dropout = lam, augment, dropout
+        self.smoothing = smoothing
         torch_dtype = getattr(torch, dtype)
         gen = torch.Generator().manual_seed(seed)
-        sizes = (D_IN, hidden, N_CLASSES)
+        widths = (hidden,) if isinstance(hidden, int) else tuple(hidden)
         self.params = []
-        for fan_in, fan_out in itertools.pairwise(sizes):
+        for fan_in, fan_out in itertools.pairwise((D_IN, *widths, N_CLASSES)):
             W = torch.randn(fan_in, fan_out, generator=gen, dtype=torch_dtype) / fan_in**0.5
             b = torch.zeros(fan_out, dtype=torch_dtype)
             self.params += [W.requires_grad_(), b.requires_grad_()]
-        self.bn = torch.nn.BatchNorm1d(hidden, dtype=torch_dtype) if batchnorm else None
-        extra = list(self.bn.parameters()) if self.bn is not None else []
+        self.bns = [
+            torch.nn.BatchNorm1d(m, eps=bn_eps, momentum=bn_momentum, dtype=torch_dtype)
+            for m in (widths if batchnorm else ())
+        ]
+        extra = [p for bn in self.bns for p in bn.parameters()]
         self.opt = torch.optim.SGD(self.params + extra, lr=0.01)
         self.gen = torch.Generator().manual_seed(seed + 1)
         self.rows = torch.arange(SIDE).view(1, SIDE, 1)
@@ -135,21 +145,23 @@ class TorchNet:
 
     def scores(self, X: Any, train: bool) -> Any:
         torch = self.torch
-        W1, b1, W2, b2 = self.params
-        h = X @ W1 + b1
-        if self.bn is not None:
-            h = self.bn.train(train)(h)
-        h = torch.relu(h)
-        if train and self.dropout:
-            h = torch.nn.functional.dropout(h, self.dropout, training=True)
-        return h @ W2 + b2
+        *hidden, (W_out, b_out) = zip(self.params[0::2], self.params[1::2], strict=True)
+        h = X
+        for i, (W, b) in enumerate(hidden):
+            h = h @ W + b
+            if self.bns:
+                h = self.bns[i].train(train)(h)
+            h = torch.relu(h)
+            if train and self.dropout:
+                h = torch.nn.functional.dropout(h, self.dropout, training=True)
+        return h @ W_out + b_out
 
     def cost(self, X: Any, y: Any, train: bool) -> tuple[Any, Any]:
-        """``(loss, cost)`` on one batch."""
-        W1, _, W2, _ = self.params
+        """``(scores, cost)`` on one batch (label smoothing in training)."""
         scores = self.scores(X, train)
-        loss = self.torch.nn.functional.cross_entropy(scores, y)
-        return scores, loss + self.lam * (W1.square().sum() + W2.square().sum())
+        smoothing = self.smoothing if train else 0.0
+        loss = self.torch.nn.functional.cross_entropy(scores, y, label_smoothing=smoothing)
+        return scores, loss + self.lam * sum(W.square().sum() for W in self.params[0::2])
 
     def step(self, X_all: Any, y_all: Any, idx: Any, eta: float) -> float:
         """One SGD step on rows ``idx`` of the pool; returns the cost."""
@@ -187,16 +199,17 @@ def torch_train(config: Any, data: Any, keep: list[TorchNet] | None = None) -> i
     the trained network to ``keep``)."""
     import torch
 
-    (hidden,) = config.model.hidden
     augment = (
         config.augment.flip_prob if config.augment.flip else 0.0,
         config.augment.max_shift,
         config.augment.shift_prob,
     )
     net = TorchNet(
-        hidden, config.model.dtype, config.optimizer.lam,
+        config.model.hidden, config.model.dtype, config.optimizer.lam,
         augment=augment if config.augments else None, dropout=config.model.dropout,
-        seed=config.run.seed,
+        smoothing=config.optimizer.label_smoothing, seed=config.run.seed,
+        batchnorm=config.model.batchnorm, bn_momentum=config.model.bn_momentum,
+        bn_eps=config.model.bn_eps,
     )  # fmt: skip
     X, y = _tensor(data.train.X), _tensor(data.train.y)
     n_eval = config.run.train_eval_size or len(y)
