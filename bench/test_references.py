@@ -18,9 +18,9 @@ import pytest
 from bench import jax_ref
 from bench.report import MEASURES, load_targets
 from bench.workloads import D_IN, N_CLASSES
-from handprop.nn import Layer, init_params
+from handprop.nn import AffineParams
 from handprop.nn.network import training_gradients
-from handprop.train import config_from_dict
+from handprop.train import config_from_dict, init_params
 
 HIDDEN, LAM, SMOOTHING, N = (16, 8), 1e-2, 0.1, 20
 
@@ -30,10 +30,10 @@ def _case() -> tuple[Any, Any, np.ndarray, np.ndarray]:
     config = config_from_dict(dict(
         hidden=HIDDEN, dtype="float64", lam=LAM, label_smoothing=SMOOTHING, batchnorm=True,
     ))  # fmt: skip
-    params = init_params(D_IN, HIDDEN, N_CLASSES, seed=0, dtype="float64", batchnorm=True)
+    params = init_params(config, D_IN, N_CLASSES, seed=0)
     rng = np.random.default_rng(1)
     layers = [
-        r if isinstance(r, Layer) else type(r)(1 + 0.1 * rng.standard_normal(r.gamma.shape),
+        r if isinstance(r, AffineParams) else type(r)(1 + 0.1 * rng.standard_normal(r.gamma.shape),
                                                0.1 * rng.standard_normal(r.beta.shape))
         for r in params.layers
     ]  # fmt: skip
@@ -44,7 +44,7 @@ def _case() -> tuple[Any, Any, np.ndarray, np.ndarray]:
 def _handprop(params: Any, X: np.ndarray, y: np.ndarray) -> tuple[float, list[np.ndarray], list]:
     """``(cost, gradient arrays in layer order, [running mean, running var] per norm)``."""
     loss, grads, stats = training_gradients(params, X, y, LAM, None, SMOOTHING)
-    cost = loss + LAM * sum(np.vdot(r.W, r.W) for r in params.layers if isinstance(r, Layer))
+    cost = loss + LAM * sum(np.vdot(r.W, r.W) for r in params.layers if isinstance(r, AffineParams))
     flat = [a for r in grads.layers for a in attrs.astuple(r, recurse=False)]
     return cost, flat, [[s.mean, s.var] for s in stats]
 
@@ -58,7 +58,7 @@ def test_jax_network_computes_handprops_batchnorm_step() -> None:
     config, params, X, y = _case()
     tree: list[dict[str, Any]] = []
     for r in params.layers:
-        if isinstance(r, Layer):
+        if isinstance(r, AffineParams):
             tree.append({"W": r.W, "b": r.b})
         else:
             tree[-1] |= {"gamma": r.gamma, "beta": r.beta}
@@ -87,8 +87,8 @@ def test_torch_network_computes_handprops_batchnorm_step() -> None:
 
     _, params, X, y = _case()
     net = TorchNet(HIDDEN, "float64", LAM, augment=None, smoothing=SMOOTHING, batchnorm=True)
-    affine = [r for r in params.layers if isinstance(r, Layer)]
-    norms = [r for r in params.layers if not isinstance(r, Layer)]
+    affine = [r for r in params.layers if isinstance(r, AffineParams)]
+    norms = [r for r in params.layers if not isinstance(r, AffineParams)]
     with torch.no_grad():
         for p, value in zip(net.params, (a for r in affine for a in (r.W, r.b)), strict=True):
             p.copy_(torch.from_numpy(value.copy()))
