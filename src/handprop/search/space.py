@@ -88,11 +88,11 @@ class Dimension:
         lo, hi = self.warp(np.array([self.low, self.high]))
         return float(lo), float(hi)
 
-    def points(self, u: np.ndarray) -> list[float]:
-        """Values at scaled positions ``u``, clipped to ``[low, high]`` (rounded if integer)."""
+    def points(self, u: np.ndarray) -> list[float] | list[int]:
+        """Values at scaled positions ``u``, clipped to ``[low, high]`` (ints if integer)."""
         values = np.clip(self.unwarp(u), self.low, self.high)
         if self.integer:
-            return [float(round(v)) for v in values]
+            return [round(v) for v in values]
         return [float(v) for v in values]
 
 
@@ -152,12 +152,10 @@ def sample(space: Space, stage: Stage, number: int) -> list[Values]:
     return list(unique.values())
 
 
-def _grid_axis(dim: Dimension, n: int) -> list[float]:
+def _grid_axis(dim: Dimension, n: int) -> list[float] | list[int]:
     """``n`` evenly spaced values on the dimension's scale, endpoints exact (n = 1: centre)."""
     lo, hi = dim.scaled_range()
     if n == 1:
         return dim.points(np.array([(lo + hi) / 2]))
     values = dim.points(np.linspace(lo, hi, n))
-    if not dim.integer:
-        values[0], values[-1] = dim.low, dim.high
-    return values
+    return values if dim.integer else [dim.low, *values[1:-1], dim.high]

@@ -11,7 +11,6 @@ trial becomes an ``"error"`` outcome instead of stopping the search.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -31,15 +30,13 @@ Runner = Callable[..., TrialOutcome]
 
 
 def configure(config: C, values: Mapping[str, Any]) -> C:
-    """``config`` with fields set from ``values``.
-
-    Lists become tuples; a number set on a tuple field (``hidden``) sets every entry; a
-    whole float set on an int field becomes an int. Unknown fields raise ConfigError.
+    """``config`` with fields set from ``values``; a number set on a tuple field (``hidden``)
+    sets every entry (a searched width is every hidden layer's). Unknown fields raise
+    ConfigError.
     """
     check_fields(config, values)
     nested = hasattr(config, "with_values")  # a TrainConfig: dotted or bare keys
-    get = config.value if nested else functools.partial(getattr, config)  # type: ignore[attr-defined]
-    changes = {name: _coerce(get(name), value) for name, value in values.items()}
+    changes = {name: _every_entry(setting(config, name), v) for name, v in values.items()}
     try:
         if nested:
             return config.with_values(changes)  # type: ignore[attr-defined]
@@ -69,13 +66,10 @@ def check_fields(config: Any, names: Iterable[str]) -> None:
             raise ConfigError(f"unknown config field {name!r}; fields are {sorted(fields)}")
 
 
-def _coerce(current: object, value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        return tuple(value)
+def _every_entry(current: object, value: Any) -> Any:
+    """``value`` for a field holding ``current``: a number for a tuple is each entry's."""
     if isinstance(current, tuple) and isinstance(value, int | float):
-        return (_coerce(current[0] if current else 0, value),) * max(len(current), 1)
-    if isinstance(current, int) and not isinstance(current, bool) and isinstance(value, float):
-        return int(value) if value.is_integer() else value
+        return (value,) * max(len(current), 1)
     return value
 
 
