@@ -1,14 +1,13 @@
 """Training: schedules, the validated config, the functional loop, checkpoints, run folders."""
 
+from handprop.packaged import packaged_config_names, training_config_names
 from handprop.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from handprop.train.config import (
     TrainConfig,
     config_from_dict,
     config_to_dict,
     load_config,
-    packaged_config_names,
     save_config,
-    training_config_names,
 )
 from handprop.train.data import init_params, load_data
 from handprop.train.history import History, HistoryRow
