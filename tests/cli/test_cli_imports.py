@@ -1,5 +1,6 @@
 """Each command imports only what it needs: building the parser and showing help import
-none of the numerical, plotting, search or report modules."""
+none of the numerical, plotting, search or report modules, and the package root imports
+nothing until a name is used."""
 
 from __future__ import annotations
 
@@ -60,3 +61,19 @@ def test_reproduce_options_are_added_when_it_is_parsed(capsys):
     err = capsys.readouterr().err
     assert "--only: invalid choice: 'nonexistent'" in err
     assert "'beyond_ensemble'" in err
+
+
+def test_package_names_stay_functions_after_their_subpackages_are_imported():
+    code = (
+        "import sys, handprop\n"
+        "assert sorted(m for m in sys.modules if m.startswith(('numpy', 'handprop.'))) == "
+        "['handprop.lazy', 'handprop.search', 'handprop.train'], sorted(sys.modules)\n"
+        "import handprop.train.loop, handprop.search.engine\n"
+        "from handprop.train.config import load_config\n"
+        "assert handprop.train is sys.modules['handprop.train.loop'].train\n"
+        "assert handprop.search is sys.modules['handprop.search.engine'].search\n"
+        "assert handprop.load_config is load_config\n"
+        "from handprop.train import train; from handprop import search\n"
+        "assert (train, search) == (handprop.train, handprop.search)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
