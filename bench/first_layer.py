@@ -1,8 +1,10 @@
 """The first layer's forward product, ``x (100, 3072) @ W (3072, m)`` in float32, by every
 route NumPy and SciPy offer, measured side by side: ``python -m bench.first_layer``.
 
-Rounds interleave the routes (each round times every route once), so a load that comes and
-goes on a shared machine reaches them all alike; the table gives the median over the
+Rounds interleave the routes (each round times every route once, starting one route further
+on), so a load that comes and goes on a shared machine reaches them all alike. NumPy's and
+SciPy's routes call two BLAS libraries, each with its own threads, which keep spinning a while
+after a call: the two groups are timed apart. The table gives the median over the
 rounds, the rate, whether every round gave the route the same bits, and whether they are
 the bits of ``x @ W`` (C-ordered W) at the same thread count. SciPy comes with the
 ``optuna`` extra; without it its routes are left out.
@@ -24,11 +26,12 @@ WIDTHS = (256, 1024, 2048, 4096)
 Route = Callable[[], np.ndarray]
 
 
-def routes(x: np.ndarray, W: np.ndarray) -> dict[str, Route]:
-    """Every way to compute ``x @ W``, by name; each returns the (100, m) product."""
+def routes(x: np.ndarray, W: np.ndarray) -> list[dict[str, Route]]:
+    """Every way to compute ``x @ W``, by name, NumPy's then SciPy's; each returns the
+    (100, m) product."""
     WF = np.asfortranarray(W)
     out = np.empty((x.shape[0], W.shape[1]), np.float32)
-    found: dict[str, Route] = {
+    numpy_routes: dict[str, Route] = {
         "x @ W": lambda: x @ W,
         "matmul(x, W, out=)": lambda: np.matmul(x, W, out=out),
         "dot(x, W, out=)": lambda: np.dot(x, W, out=out),
@@ -38,14 +41,14 @@ def routes(x: np.ndarray, W: np.ndarray) -> dict[str, Route]:
     try:
         from scipy.linalg.blas import sgemm
     except ImportError:
-        return found
+        return [numpy_routes]
     # sgemm takes Fortran-ordered operands; the transposes of C arrays are, so none is copied
-    found |= {
+    scipy_routes: dict[str, Route] = {
         "sgemm(W^T, x^T)^T": lambda: sgemm(1.0, W.T, x.T).T,
         "sgemm(x^T, W^T, trans_a, trans_b)": lambda: sgemm(1.0, x.T, W.T, trans_a=1, trans_b=1),
         "sgemm(x^T, W_F, trans_a)": lambda: sgemm(1.0, x.T, WF, trans_a=1),
     }
-    return found
+    return [numpy_routes, scipy_routes]
 
 
 def operands(m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -59,17 +62,20 @@ def measure(m: int, threads: int, rounds: int) -> list[tuple[str, float, bool, b
     """``(route, median seconds, repeatable bits, bits of x @ W)`` per route at width ``m``."""
     x, W = operands(m)
     with threadpool_limits(threads, user_api="blas"):
-        found = routes(x, W)
+        groups = routes(x, W)
+        found = {name: route for group in groups for name, route in group.items()}
         reference = x @ W
         first = {name: route().copy() for name, route in found.items()}
         repeatable = dict.fromkeys(found, True)
         times: dict[str, list[float]] = {name: [] for name in found}
-        for _ in range(rounds):
-            for name, route in found.items():
-                start = time.perf_counter()
-                out = route()
-                times[name].append(time.perf_counter() - start)
-                repeatable[name] &= np.array_equal(out, first[name])
+        for group in groups:
+            names = list(group)
+            for r in range(rounds):
+                for name in names[r % len(names) :] + names[: r % len(names)]:
+                    start = time.perf_counter()
+                    out = group[name]()
+                    times[name].append(time.perf_counter() - start)
+                    repeatable[name] &= np.array_equal(out, first[name])
     return [
         (
             name,
