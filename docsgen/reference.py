@@ -15,10 +15,11 @@ from handprop.train import config as C
 
 
 def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    """``{name: parser}`` of a parser's subcommands (empty without any)."""
+    """``{name: parser}`` of a parser's subcommands (empty without any), each with all its
+    arguments."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
+            return {name: sub.complete() for name, sub in action.choices.items()}
     return {}
 
 

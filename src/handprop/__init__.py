@@ -7,9 +7,9 @@ as a message) before NumPy, Numba and Matplotlib are imported.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from handprop.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from handprop.data import (
@@ -106,21 +106,12 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'handprop' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(globals(), _HOMES)
 
-
-class _Package(types.ModuleType):
-    """Keeps the functions ``train`` and ``search`` from being shadowed by the subpackages
-    of the same names when those are imported (as the eager imports did)."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if not (name in _HOMES and isinstance(value, types.ModuleType)):
-            super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+# Importing a subpackage binds it in this namespace, over the function of the same name.
+# The first import is the only one that binds, and ``handprop.train`` and ``handprop.search``
+# import none of their modules, so importing them here and unbinding them leaves ``train``
+# and ``search`` to ``__getattr__`` whatever is imported later.
+importlib.import_module("handprop.search")
+importlib.import_module("handprop.train")
+del globals()["search"], globals()["train"]

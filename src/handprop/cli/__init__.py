@@ -3,7 +3,10 @@
 Each module in this package is one subcommand and defines
 ``register(subparsers) -> None``, which adds its parser and sets
 ``func=run`` (``run(args) -> int``). Modules are discovered, so adding a
-subcommand means adding a module.
+subcommand means adding a module. Building the parser imports no command's
+dependencies: each module imports them in ``run``, and a command whose options need
+them (the experiments ``reproduce --only`` takes) passes ``arguments=`` to
+``add_parser`` (see :class:`CommandParser`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ import os
 import pkgutil
 import shlex
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from handprop import interrupt
 from handprop.errors import HandpropError
@@ -62,6 +65,31 @@ def resume_words(args: argparse.Namespace, out: object) -> list[str]:
     return words
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser; ``arguments(parser)``, when given, adds its arguments once
+    the command is parsed (or :meth:`complete` is called), not when the parser is built."""
+
+    def __init__(
+        self,
+        *args: Any,
+        arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._arguments = arguments
+
+    def complete(self) -> CommandParser:
+        """This parser with all its arguments added."""
+        if self._arguments is not None:
+            arguments, self._arguments = self._arguments, None
+            arguments(self)
+        return self
+
+    def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
+        self.complete()
+        return super().parse_known_args(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="handprop",
@@ -84,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="neither read nor write the decoded-data cache for this command "
         "(sets HANDPROP_NO_CACHE=1; see 'handprop cache')",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=CommandParser
+    )
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if not info.name.startswith("_"):
             importlib.import_module(f"{__name__}.{info.name}").register(sub)

@@ -7,7 +7,6 @@ import itertools
 import sys
 from pathlib import Path
 
-from handprop.atomic import write_text_atomic
 from handprop.errors import ConfigError
 
 #: Named networks: hidden sizes and batch norm of every hidden layer.
@@ -100,6 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from handprop import verify as gradcheck
+    from handprop.atomic import write_text_atomic
 
     if args.n < 1:
         raise ConfigError(f"n must be >= 1, got {args.n}")

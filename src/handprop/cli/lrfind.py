@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from handprop.cli import add_config_options
-from handprop.train.config import load_config, training_config_names
+from handprop.packaged import training_config_names
 
 DEFAULT_ROOT = Path("runs") / "lr-find"
 
@@ -34,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from handprop.train.config import load_config
     from handprop.train.lrfind import RangeTest, run_lr_find
 
     test = RangeTest(start=args.start, stop=args.stop, steps=args.steps, ratio=args.ratio)

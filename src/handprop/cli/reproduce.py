@@ -7,8 +7,6 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from handprop.reproduce.catalogue import EXPERIMENTS, SUITES
-
     parser = subparsers.add_parser(
         "reproduce",
         help="run every experiment of both course reports; write figures and LaTeX tables",
@@ -21,7 +19,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "line every 30 s or 10 % otherwise. Build the PDF afterwards with "
             "`make -C report RESULTS=OUT`."
         ),
+        arguments=_arguments,
     )
+    parser.set_defaults(func=run)
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    from handprop.reproduce.catalogue import EXPERIMENTS, SUITES
+
     parser.add_argument(
         "--suite",
         choices=SUITES,
@@ -47,7 +52,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=[e.name for e in EXPERIMENTS],
         help="run only these experiments: " + ", ".join(e.name for e in EXPERIMENTS),
     )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

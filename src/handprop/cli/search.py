@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from handprop.cli import add_set_option
-from handprop.lock import folder_lock
-from handprop.progress import Progress
-from handprop.search import SearchResult, load_search_spec, search_spec, write_comparison
-from handprop.search.engine import values_text
-from handprop.train.rundir import run_folder
+
+if TYPE_CHECKING:
+    from handprop.search import SearchResult
 
 DEFAULT_CONFIG = "search_lambda"
 DEFAULT_AUGMENTED = "search_lambda_augmented"
@@ -67,6 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from handprop.search import load_search_spec, write_comparison
+    from handprop.search.engine import values_text
+
     if not args.compare_augmentation:
         result = _search(args, args.config, args.out)
         best = result.best
@@ -90,6 +92,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace, config: str, out: Path | None) -> SearchResult:
+    from handprop.lock import folder_lock
+    from handprop.progress import Progress
+    from handprop.search import load_search_spec, search_spec
+    from handprop.train.rundir import run_folder
+
     spec = load_search_spec(config)
     out_dir = out or run_folder(Path("runs") / "search", spec.name)
     with folder_lock(out_dir, "search folder"):

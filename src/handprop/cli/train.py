@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from handprop.cli import add_config_options, command_line, resume_words
-from handprop.train.config import load_config, training_config_names
+from handprop.packaged import training_config_names
 
 DEFAULT_ROOT = Path("runs")
 
@@ -40,6 +40,7 @@ def resume_command(args: argparse.Namespace, out: Path | None = None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from handprop.train.config import load_config
     from handprop.train.rundir import run_experiment, run_folder
 
     config = load_config(args.config).with_overrides(args.set)

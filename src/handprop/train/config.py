@@ -10,7 +10,6 @@ and the allowed range.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import tomllib
@@ -31,9 +30,9 @@ from handprop.data.whiten import METHODS as WHITEN_METHODS
 from handprop.errors import ConfigError
 from handprop.kernels.augment import Fill
 from handprop.optim import OPTIMIZER_NAMES
+from handprop.packaged import CONFIG_PACKAGE, ENSEMBLE_TABLE, packaged_config_names
 from handprop.train import schedules
 
-CONFIG_PACKAGE = "handprop.configs"
 DTYPES: tuple[str, ...] = ("float32", "float64")
 INIT_NAMES: tuple[str, ...] = ("fan_in", "normal_0.01")
 SPLITS: tuple[str, ...] = ("batch1", "all")
@@ -592,27 +591,6 @@ def _parse_assignment(assignment: str) -> tuple[str, Any]:
         return key, text.strip()
     except RecursionError:
         raise ConfigError(f"override of {key}: the value is nested too deeply") from None
-
-
-#: The table that makes a TOML file an ensemble config.
-ENSEMBLE_TABLE = "ensemble"
-
-
-def packaged_config_names() -> list[str]:
-    """Stems of the TOML configs shipped in ``handprop/configs``."""
-    root = resources.files(CONFIG_PACKAGE)
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
-
-
-@functools.cache
-def training_config_names() -> tuple[str, ...]:
-    """The packaged configs ``handprop train`` takes: not the searches (``search_*``) nor
-    the ensembles (an ``[ensemble]`` table). Read once per process (two parsers list them)."""
-    return tuple(
-        n
-        for n in packaged_config_names()
-        if not n.startswith("search_") and ENSEMBLE_TABLE not in read_toml(n)[0]
-    )
 
 
 def read_toml(name_or_path: str | Path) -> tuple[dict[str, Any], str]:

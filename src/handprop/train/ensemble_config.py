@@ -22,9 +22,9 @@ from typing import Any
 import attrs
 
 from handprop.errors import ConfigError
+from handprop.packaged import ENSEMBLE_TABLE
 from handprop.progress import WORK_UNIT, Count, Progress
 from handprop.train.config import (
-    ENSEMBLE_TABLE,
     TrainConfig,
     load_config,
     read_toml,
