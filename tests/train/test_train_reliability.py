@@ -136,7 +136,7 @@ def test_figures_failing_leave_no_completion_and_resume_finishes_them(
 
 
 def test_metrics_are_written_after_everything_else(splits32, tmp_path, monkeypatch):
-    from handprop.train import run_experiment
+    from handprop.runs import run_experiment
 
     written: list[str] = []
     real = os.replace

@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from handprop.train.lrfind import RangeTest, run_lr_find
+    from handprop.runs.lrfind import RangeTest, run_lr_find
 
     test = RangeTest(start=args.start, stop=args.stop, steps=args.steps, ratio=args.ratio)
     config = load_config(args.config).with_overrides(args.set)

@@ -9,9 +9,9 @@ from pathlib import Path
 from handprop.cli import add_set_option
 from handprop.lock import folder_lock
 from handprop.progress import Progress
+from handprop.runs.rundir import run_folder
 from handprop.search import SearchResult, load_search_spec, search_spec, write_comparison
 from handprop.search.engine import values_text
-from handprop.train.rundir import run_folder
 
 DEFAULT_CONFIG = "search_lambda"
 DEFAULT_AUGMENTED = "search_lambda_augmented"

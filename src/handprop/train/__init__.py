@@ -1,4 +1,5 @@
-"""Training: schedules, the validated config, the functional loop, checkpoints, run folders."""
+"""Training: schedules, the validated config, data for a config, the functional loop and
+the state it folds, checkpoints and parameter files."""
 
 from handprop.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from handprop.train.config import (
@@ -14,14 +15,12 @@ from handprop.train.data import init_params, load_data
 from handprop.train.history import History, HistoryRow
 from handprop.train.loop import make_step, sgd_update, train
 from handprop.train.params_file import load_params, save_params
-from handprop.train.rundir import RunSummary, run_experiment
 from handprop.train.state import TrainResult, TrainState
 
 __all__ = [
     "Checkpoint",
     "History",
     "HistoryRow",
-    "RunSummary",
     "TrainConfig",
     "TrainResult",
     "TrainState",
@@ -34,7 +33,6 @@ __all__ = [
     "load_params",
     "make_step",
     "packaged_config_names",
-    "run_experiment",
     "save_checkpoint",
     "save_config",
     "save_params",

@@ -651,7 +651,7 @@ def load_config(name_or_path: str | Path) -> TrainConfig:
     """A packaged config by name (``"baseline"``) or a ``.toml`` file (tables or flat).
 
     The config's ``run.name`` defaults to the file stem. An ensemble config (an
-    ``[ensemble]`` table, see :mod:`handprop.train.ensemble_config`) is refused by name.
+    ``[ensemble]`` table, see :mod:`handprop.runs.ensemble_config`) is refused by name.
     """
     values, stem = read_toml(name_or_path)
     if ENSEMBLE_TABLE in values:

@@ -121,7 +121,7 @@ def load_input_transform(folder: str | Path, config: TrainConfig | None = None) 
     ``config`` (default: the folder's ``config.toml``); :class:`DataError` if absent,
     invalid or not the config's."""
     from handprop.train.config import load_config
-    from handprop.train.rundir import CONFIG_FILE
+    from handprop.runs.rundir import CONFIG_FILE
 
     folder = Path(folder)
     config = load_config(folder / CONFIG_FILE) if config is None else config
