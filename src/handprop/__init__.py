@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         gradients,
         predict,
     )
+    from handprop.runs import run_experiment
     from handprop.search import Dimension, Space, Stage, search
     from handprop.train import (
         TrainConfig,
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
         init_params,
         load_config,
         load_data,
-        run_experiment,
         train,
     )
 
@@ -63,12 +63,12 @@ _HOMES: dict[str, str] = {
     "Space": "handprop.search",
     "Stage": "handprop.search",
     "search": "handprop.search",
+    "run_experiment": "handprop.runs",
     "TrainConfig": "handprop.train",
     "TrainResult": "handprop.train",
     "init_params": "handprop.train",
     "load_config": "handprop.train",
     "load_data": "handprop.train",
-    "run_experiment": "handprop.train",
     "train": "handprop.train",
 }
 

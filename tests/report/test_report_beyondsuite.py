@@ -15,10 +15,11 @@ import pytest
 from handprop.errors import ConfigError
 from handprop.reproduce import beyondsuite, catalogue, latex, outputs, runner
 from handprop.reproduce.collect import collect
-from handprop.train import config_from_dict, load_config, run_experiment
+from handprop.runs import run_experiment
+from handprop.runs.ensemble import evaluate_runs, load_run
+from handprop.runs.ensemble_config import load_ensemble_config
+from handprop.train import config_from_dict, load_config
 from handprop.train.config import config_to_toml
-from handprop.train.ensemble import evaluate_runs, load_run
-from handprop.train.ensemble_config import load_ensemble_config
 
 MACRO = re.compile(r"\\newcommand\{\\([A-Za-z]+)\}\{(.*)\}$")
 BEYOND = [e.name for e in catalogue.in_suites(["beyond"])]
@@ -88,7 +89,7 @@ def test_a_run_experiment_trains_its_config_with_its_overrides(tmp_path, monkeyp
         seen["config"] = config
         raise KeyboardInterrupt  # stop here: only the config matters
 
-    monkeypatch.setattr(importlib.import_module("handprop.train"), "run_experiment", fake)
+    monkeypatch.setattr(importlib.import_module("handprop.runs"), "run_experiment", fake)
     with pytest.raises(KeyboardInterrupt):
         runner.run_training(catalogue.by_name("beyond_two_layer_s1"), tmp_path, suite, False)
     config = seen["config"]

@@ -60,6 +60,7 @@ TRAINING_CONFIGS = training_config_names()
         ("split", "batch2", "data.split must be one of batch1, all"),
         ("flip", 1, "augment.flip must be true or false"),
         ("run.name", 3, "run.name must be a string of Unicode text, got 3"),
+        ("run.name", "a/b", "run.name must be a plain folder name (no '/', '..' or absolute path)"),
         ("hidden", (50, 0), "model.hidden must be a list of hidden layer sizes"),
         ("n_val", 50_000, "data.n_val must be an integer in [1, 49999]"),
         ("seed", -1, "run.seed must be an integer in [0, 9223372036854775807]"),
@@ -69,6 +70,12 @@ def test_invalid_values_name_the_full_key_and_range(key, value, message):
     with pytest.raises(ConfigError) as err:
         config_from_dict({key: value})
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["../escape", "/tmp/abs", "a/b", "a/", ".", "..", "a\\b", "a\0b"])
+def test_a_run_name_that_would_leave_its_folder_is_refused(name):
+    with pytest.raises(ConfigError, match=r"^run\.name must be a plain folder name"):
+        config_from_dict({"run.name": name})
 
 
 def test_each_record_validates_where_it_is_defined():
@@ -170,7 +177,7 @@ def test_every_key_resolves_and_bare_names_only_when_unambiguous():
 
 def test_toml_round_trip_writes_tables(tmp_path):
     config = config_from_dict(
-        {"hidden": [], "lam": 1.07e-3, "flip": True, "run.name": 'quote " and \\ back', "seed": 7}
+        {"hidden": [], "lam": 1.07e-3, "flip": True, "run.name": 'quote " and\ttab', "seed": 7}
     )
     path = tmp_path / "c.toml"
     save_config(config, path)

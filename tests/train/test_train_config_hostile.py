@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from handprop.cli import build_parser, main
 from handprop.errors import ConfigError
+from handprop.runs.ensemble_config import load_ensemble_config
 from handprop.train import config_from_dict, load_config
 from handprop.train.config import MAX_STEPS, config_to_toml, read_toml
-from handprop.train.ensemble_config import load_ensemble_config
 
 DEEP = "[" * 5000 + "]" * 5000
 
@@ -132,7 +132,12 @@ def test_a_run_of_the_largest_length_is_accepted():
 # TOML round trips --------------------------------------------------------------------
 
 
-@given(st.text())
+FOLDER_NAMES = st.text(st.characters(codec="utf-8", exclude_characters="/\\\0")).filter(
+    lambda name: name not in (".", "..")
+)
+
+
+@given(FOLDER_NAMES)
 def test_every_run_name_round_trips_through_config_toml(name):
     config = config_from_dict({"run.name": name})
     assert load_config_text(config_to_toml(config)) == config
@@ -245,7 +250,7 @@ def test_a_deeply_nested_search_config_is_one_line(tmp_path, capsys):
 
 
 def test_lr_find_steps_are_bounded():
-    from handprop.train.lrfind import RangeTest
+    from handprop.runs.lrfind import RangeTest
 
     with pytest.raises(ConfigError, match="must be an integer in"):
         RangeTest(steps=10**12)
@@ -258,7 +263,7 @@ def test_snapshots_of_every_cycle_are_bounded():
 
 
 def test_an_interrupted_ensemble_prints_a_quoted_resume_line(tmp_path, capsys, monkeypatch):
-    from handprop.train import ensemble_config
+    from handprop.runs import ensemble_config
 
     monkeypatch.setattr(
         ensemble_config, "train_ensemble", lambda *a, **k: {"status": "interrupted", "member": "m"}

@@ -12,15 +12,16 @@ from handprop.data.whiten import Whitening, apply_whitening, save_whitening
 from handprop.errors import ConfigError, DataError
 from handprop.nn import params_equal
 from handprop.nn.network import evaluate, predict
-from handprop.train import config_from_dict, load_params, run_experiment
-from handprop.train import data as data_module
-from handprop.train.ensemble import (
+from handprop.runs import run_experiment
+from handprop.runs.ensemble import (
     average_probabilities,
     check_compatible,
     load_run,
     score,
 )
-from handprop.train.inputs import NORMALIZATION_FILE, load_input_transform
+from handprop.runs.inputs import NORMALIZATION_FILE, load_input_transform
+from handprop.train import config_from_dict, load_params
+from handprop.train import data as data_module
 
 #: 300 training images, batch 100: 3 steps per epoch; n_s = 3 gives 6 steps per cycle.
 TINY = dict(split="batch1", hidden=(16,), n_s=3, n_cycles=1, lam=1e-3, eta_max=0.05)

@@ -9,15 +9,15 @@ import pytest
 
 from handprop.cli import main
 from handprop.errors import ConfigError
-from handprop.train import config_from_dict, load_config
-from handprop.train.config import config_to_toml
-from handprop.train.ensemble import evaluate_runs, load_run
-from handprop.train.ensemble_config import (
+from handprop.runs.ensemble import evaluate_runs, load_run
+from handprop.runs.ensemble_config import (
     EnsembleConfig,
     load_ensemble_config,
     train_ensemble,
 )
-from handprop.train.rundir import RunSummary
+from handprop.runs.rundir import RunSummary
+from handprop.train import config_from_dict, load_config
+from handprop.train.config import config_to_toml
 
 #: 300 training images, batch 100, one cycle of n_s = 3 (6 steps).
 TINY = dict(split="batch1", hidden=(16,), n_s=3, n_cycles=1, lam=1e-3, eta_max=0.05)
@@ -98,7 +98,7 @@ def test_train_ensemble_trains_each_seed_and_scores_the_ensemble(tmp_path, tiny)
 
 
 def test_an_unfinished_member_stops_the_ensemble_without_metrics(tmp_path, tiny, monkeypatch):
-    from handprop.train import rundir
+    from handprop.runs import rundir
 
     def interrupted(config, folder, **kwargs):
         return RunSummary(folder, "interrupted", None, 0.1, 0.1, 1.0, 2)

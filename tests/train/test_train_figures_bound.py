@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from handprop import figures
-from handprop.train import config_from_dict, run_experiment
-from handprop.train.rundir import MAX_SCHEDULE_POINTS, schedule_points
+from handprop.runs import run_experiment
+from handprop.runs.rundir import MAX_SCHEDULE_POINTS, schedule_points
+from handprop.train import config_from_dict
 
 
 def drawn_steps(monkeypatch) -> list[np.ndarray]:

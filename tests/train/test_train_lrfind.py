@@ -10,8 +10,8 @@ import pytest
 
 from handprop.cli import main
 from handprop.errors import ConfigError
+from handprop.runs.lrfind import RangeTest, lr_range_test, run_lr_find
 from handprop.train import config_from_dict, load_config
-from handprop.train.lrfind import RangeTest, lr_range_test, run_lr_find
 
 CONFIG = config_from_dict(dict(hidden=(16,), seed=1))
 

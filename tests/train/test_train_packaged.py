@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from handprop.nn import accuracy
+from handprop.runs import run_experiment
 from handprop.train import (
     init_params,
     load_config,
     load_data,
-    run_experiment,
     train,
     training_config_names,
 )

@@ -10,9 +10,10 @@ from train_fakes import pixel_cifar, pixel_splits
 from handprop.cli import main
 from handprop.data.images import image_row
 from handprop.nn.network import predict
-from handprop.train import config_from_dict, load_params, run_experiment
-from handprop.train.ensemble import average_probabilities
-from handprop.train.inputs import load_input_transform
+from handprop.runs import run_experiment
+from handprop.runs.ensemble import average_probabilities
+from handprop.runs.inputs import load_input_transform
+from handprop.train import config_from_dict, load_params
 
 TINY = dict(split="batch1", hidden=(16,), n_s=3, n_cycles=1, lam=1e-3, eta_max=0.05)
 

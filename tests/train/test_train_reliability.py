@@ -136,7 +136,7 @@ def test_figures_failing_leave_no_completion_and_resume_finishes_them(
 
 
 def test_metrics_are_written_after_everything_else(splits32, tmp_path, monkeypatch):
-    from handprop.train import run_experiment
+    from handprop.runs import run_experiment
 
     written: list[str] = []
     real = os.replace
@@ -265,12 +265,13 @@ def test_history_json_holds_no_infinity_and_reads_back(tmp_path):
     assert np.isinf(row.train_loss) and np.isnan(back.train_loss) and back.val_acc == 0.1
 
 
+@pytest.mark.parametrize("command", [["train", "--no-figures"], ["lr-find", "--steps", "10"]])
 @pytest.mark.parametrize("name", ["../escape", "/tmp/abs", "a/b", ".."])
-def test_a_name_cannot_leave_runs(fake_data, tiny, tmp_path, capsys, monkeypatch, name):
+def test_a_name_cannot_leave_runs(fake_data, tiny, tmp_path, capsys, monkeypatch, name, command):
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-    args = ["train", "--config", str(tiny), "--set", f"run.name={json.dumps(name)}", "--no-figures"]
+    args = [*command, "--config", str(tiny), "--set", f"run.name={json.dumps(name)}"]
     assert main(args) == 2
     one_line_error(capsys, "name must be a plain folder name")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "tiny.toml"]

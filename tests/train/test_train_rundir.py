@@ -12,7 +12,8 @@ from handprop.cli import main
 from handprop.errors import ConfigError
 from handprop.nn import params_equal
 from handprop.nn.network import evaluate
-from handprop.train import config_from_dict, load_config, load_params, run_experiment
+from handprop.runs import run_experiment
+from handprop.train import config_from_dict, load_config, load_params
 
 CONFIG = config_from_dict(
     dict(hidden=(16,), n_s=3, n_cycles=1, eval_every=2, lam=1e-3, **{"run.name": "tiny"})

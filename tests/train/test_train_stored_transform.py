@@ -14,10 +14,11 @@ from train_fakes import pixel_cifar, pixel_splits
 from handprop.cli import main
 from handprop.data.whiten import Whitening, save_whitening
 from handprop.errors import DataError
-from handprop.train import config_from_dict, run_experiment
+from handprop.runs import run_experiment
+from handprop.runs.ensemble import load_run
+from handprop.runs.inputs import NORMALIZATION_FILE, WHITENING_FILE, load_input_transform
+from handprop.train import config_from_dict
 from handprop.train import data as data_module
-from handprop.train.ensemble import load_run
-from handprop.train.inputs import NORMALIZATION_FILE, WHITENING_FILE, load_input_transform
 
 TINY = dict(split="batch1", hidden=(8,), n_s=3, n_cycles=1, eta_max=0.05)
 D = 3072

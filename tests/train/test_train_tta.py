@@ -13,9 +13,10 @@ from handprop.errors import ConfigError
 from handprop.kernels.reference import hflip as hflip_reference
 from handprop.nn import layers as L
 from handprop.nn.network import evaluate, scores
-from handprop.train import config_from_dict, load_params, run_experiment
+from handprop.runs import run_experiment
+from handprop.runs.tta import tta_accuracy, tta_probabilities
+from handprop.train import config_from_dict, load_params
 from handprop.train import data as data_module
-from handprop.train.tta import tta_accuracy, tta_probabilities
 
 TINY = dict(split="batch1", hidden=(16,), n_s=3, n_cycles=1, lam=1e-3, eta_max=0.05)
 

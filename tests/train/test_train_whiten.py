@@ -16,7 +16,8 @@ from handprop.data.whiten import (
     whitening_from_eigen,
 )
 from handprop.errors import ConfigError
-from handprop.train import config_from_dict, run_experiment
+from handprop.runs import run_experiment
+from handprop.train import config_from_dict
 from handprop.train import data as data_module
 
 D = 3072

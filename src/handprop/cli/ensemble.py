@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from handprop.train.ensemble_config import load_ensemble_config, train_ensemble
+    from handprop.runs.ensemble_config import load_ensemble_config, train_ensemble
 
     ensemble = load_ensemble_config(args.config)
     metrics = train_ensemble(

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from handprop.train.ensemble import evaluate_runs, load_run
+    from handprop.runs.ensemble import evaluate_runs, load_run
 
     runs = [load_run(folder, snapshots=args.snapshots) for folder in args.run_dirs]
     result = evaluate_runs(runs)

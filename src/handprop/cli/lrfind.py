@@ -34,12 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from handprop.runs.lrfind import RangeTest, run_lr_find
+    from handprop.runs.rundir import run_folder
     from handprop.train.config import load_config
-    from handprop.train.lrfind import RangeTest, run_lr_find
 
     test = RangeTest(start=args.start, stop=args.stop, steps=args.steps, ratio=args.ratio)
     config = load_config(args.config).with_overrides(args.set)
-    out = args.out or DEFAULT_ROOT / (config.run.name or "run")
+    out = args.out or run_folder(DEFAULT_ROOT, config.run.name)
     result = run_lr_find(config, out, test)
     stopped = (
         f"stopped at step {result.exploded} (eta {result.etas[-1]:.3g}): cost exploded"

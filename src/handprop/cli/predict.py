@@ -38,11 +38,11 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from handprop.data.images import image_row
+    from handprop.runs.ensemble import average_probabilities, member_probabilities
+    from handprop.runs.inputs import load_input_transform
+    from handprop.runs.rundir import CONFIG_FILE, PARAMS_FILE
     from handprop.train.config import load_config
-    from handprop.train.ensemble import average_probabilities, member_probabilities
-    from handprop.train.inputs import load_input_transform
     from handprop.train.params_file import load_params
-    from handprop.train.rundir import CONFIG_FILE, PARAMS_FILE
 
     paths: list[Path] = args.paths
     n_runs = next((i for i, p in enumerate(paths) if not p.is_dir()), len(paths))

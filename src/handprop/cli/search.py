@@ -94,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace, config: str, out: Path | None) -> SearchResult:
     from handprop.lock import folder_lock
     from handprop.progress import Progress
+    from handprop.runs.rundir import run_folder
     from handprop.search import load_search_spec, search_spec
-    from handprop.train.rundir import run_folder
 
     spec = load_search_spec(config)
     out_dir = out or run_folder(Path("runs") / "search", spec.name)

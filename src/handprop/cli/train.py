@@ -40,8 +40,8 @@ def resume_command(args: argparse.Namespace, out: Path | None = None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from handprop.runs.rundir import run_experiment, run_folder
     from handprop.train.config import load_config
-    from handprop.train.rundir import run_experiment, run_folder
 
     config = load_config(args.config).with_overrides(args.set)
     out = args.out or run_folder(DEFAULT_ROOT, config.run.name)

@@ -6,7 +6,7 @@ Layout of the results folder::
                           ``full`` and ``search`` suites share it), each experiment's
                           elapsed time, and the machine and data copy they were measured on
     gradcheck/            gradcheck.json (the records), metrics.json
-    runs/NAME/            a run folder (see handprop.train.rundir), figures as PNG and PDF
+    runs/NAME/            a run folder (see handprop.runs.rundir), figures as PNG and PDF
     searches/NAME/        a search folder (see handprop.search.report), plus metrics.json
     ensembles/NAME/       ensemble.json (each member's accuracies), metrics.json (the
                           ensembles' accuracies)
@@ -142,7 +142,7 @@ def run_training(
 ) -> dict[str, Any]:
     """Train the experiment's packaged config, with its overrides, into its run folder
     (resuming a partial one)."""
-    from handprop.train import run_experiment
+    from handprop.runs import run_experiment
 
     config = _training_config(experiment, suite)
     summary = run_experiment(
@@ -222,7 +222,7 @@ def run_ensemble(
     """Evaluate, without training, the ensemble of the member runs' final parameters and of
     all their snapshots (each with its run's test-time augmentation); the member runs are
     the experiments' folders beside this one's (``folder`` is ``OUT/ensembles/NAME``)."""
-    from handprop.train.ensemble import evaluate_runs, load_run
+    from handprop.runs.ensemble import evaluate_runs, load_run
 
     out = folder.parents[1]
     folders = [experiment_dir(out, by_name(name)) for name in experiment.members]

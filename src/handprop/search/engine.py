@@ -321,9 +321,9 @@ def _halving(
 
 
 def run_final(config: Any, out_dir: Path) -> dict[str, Any]:
-    """Retrain ``config`` with :func:`handprop.train.run_experiment` into ``out_dir`` (an
+    """Retrain ``config`` with :func:`handprop.runs.run_experiment` into ``out_dir`` (an
     interrupted retrain continues, a finished one is reported); its summary metrics."""
-    from handprop.train import run_experiment
+    from handprop.runs import run_experiment
 
     summary = run_experiment(config, out_dir, resume=True, progress=False)
     return {

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from handprop.train.history import History, HistoryRow
     from handprop.train.loop import make_step, sgd_update, train
     from handprop.train.params_file import load_params, save_params
-    from handprop.train.rundir import RunSummary, run_experiment
     from handprop.train.state import TrainResult, TrainState
 
 _HOMES: dict[str, str] = {
@@ -46,8 +45,6 @@ _HOMES: dict[str, str] = {
     "train": "handprop.train.loop",
     "load_params": "handprop.train.params_file",
     "save_params": "handprop.train.params_file",
-    "RunSummary": "handprop.train.rundir",
-    "run_experiment": "handprop.train.rundir",
     "TrainResult": "handprop.train.state",
     "TrainState": "handprop.train.state",
 }
@@ -58,7 +55,6 @@ __all__ = [
     "Checkpoint",
     "History",
     "HistoryRow",
-    "RunSummary",
     "TrainConfig",
     "TrainResult",
     "TrainState",
@@ -71,7 +67,6 @@ __all__ = [
     "load_params",
     "make_step",
     "packaged_config_names",
-    "run_experiment",
     "save_checkpoint",
     "save_config",
     "save_params",

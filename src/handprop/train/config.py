@@ -135,6 +135,19 @@ _is_bool = _attrs_rule("true or false", attrs.validators.instance_of(bool))
 _is_str = _rule("a string of Unicode text", _is_text)
 
 
+def _is_folder_name(value: str) -> bool:
+    """One path component naming a folder inside its parent (or empty: the default)."""
+    return (
+        Path(value).name == value
+        and value not in (".", "..")
+        and "\\" not in value
+        and "\0" not in value
+    )
+
+
+_is_plain_name = _rule("a plain folder name (no '/', '..' or absolute path)", _is_folder_name)
+
+
 def _to_float(value: Any) -> Any:
     """Integers become floats (``lam = 1`` in TOML); anything else is left to the validator."""
     return float(value) if _is_int(value) else value
@@ -259,15 +272,15 @@ class OptimizerConfig:
 
 @attrs.frozen(kw_only=True)
 class RunConfig:
-    """``[run]``: seed, name, evaluation and checkpoint intervals (0 = per epoch / never;
-    ``checkpoint_seconds``: a checkpoint also once that much wall time has passed since the
-    last, so a kill of a long run loses at most that much training), snapshots (``true``:
-    the parameters at the end of every cycle of the schedule; ``k``: of the last ``k``
-    cycles; ``false`` or 0: none)."""
+    """``[run]``: seed, name (a plain folder name: the default run folder's), evaluation and
+    checkpoint intervals (0 = per epoch / never; ``checkpoint_seconds``: a checkpoint also
+    once that much wall time has passed since the last, so a kill of a long run loses at
+    most that much training), snapshots (``true``: the parameters at the end of every cycle
+    of the schedule; ``k``: of the last ``k`` cycles; ``false`` or 0: none)."""
 
     TABLE: ClassVar[str] = "run"
     seed: int = attrs.field(default=0, validator=_int_in(0, 2**63 - 1))
-    name: str = attrs.field(default="", validator=_is_str)
+    name: str = attrs.field(default="", validator=[_is_str, _is_plain_name])
     eval_every: int = attrs.field(default=0, validator=_int_in(0))
     train_eval_size: int = attrs.field(default=0, validator=_int_in(0))
     checkpoint_every: int = attrs.field(default=0, validator=_int_in(0))
@@ -629,7 +642,7 @@ def load_config(name_or_path: str | Path) -> TrainConfig:
     """A packaged config by name (``"baseline"``) or a ``.toml`` file (tables or flat).
 
     The config's ``run.name`` defaults to the file stem. An ensemble config (an
-    ``[ensemble]`` table, see :mod:`handprop.train.ensemble_config`) is refused by name.
+    ``[ensemble]`` table, see :mod:`handprop.runs.ensemble_config`) is refused by name.
     """
     values, stem = read_toml(name_or_path)
     if ENSEMBLE_TABLE in values:

@@ -120,8 +120,8 @@ def load_input_transform(folder: str | Path, config: TrainConfig | None = None) 
     """The input transform stored in the run folder ``folder``, checked against the run's
     ``config`` (default: the folder's ``config.toml``); :class:`DataError` if absent,
     invalid or not the config's."""
+    from handprop.runs.rundir import CONFIG_FILE
     from handprop.train.config import load_config
-    from handprop.train.rundir import CONFIG_FILE
 
     folder = Path(folder)
     config = load_config(folder / CONFIG_FILE) if config is None else config

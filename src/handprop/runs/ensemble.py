@@ -5,7 +5,7 @@ A member is one parameter file of a run folder: ``params.npz``, or with ``snapsh
 into the same classes: same data split (``data.split``, ``data.n_val``, ``data.n_train``),
 input dtype, stored class names and stored normalisation; otherwise a :class:`ConfigError`
 names the two runs and the difference. A run's stored input transform (if it has one) is
-checked against its config and its data (:func:`~handprop.train.inputs.load_input_transform`).
+checked against its config and its data (:func:`~handprop.runs.inputs.load_input_transform`).
 """
 
 from __future__ import annotations
@@ -22,18 +22,18 @@ from handprop.errors import ConfigError, DataError
 from handprop.nn import layers as L
 from handprop.nn.network import scores
 from handprop.nn.params import Params
-from handprop.train.config import TrainConfig, load_config
-from handprop.train.data import load_data
-from handprop.train.inputs import (
+from handprop.runs.inputs import (
     NORMALIZATION_FILE,
     WHITENING_FILE,
     InputTransform,
     load_input_transform,
 )
+from handprop.runs.rundir import CONFIG_FILE, PARAMS_FILE
+from handprop.runs.snapshots import SNAPSHOT_DIR, snapshot_files
+from handprop.runs.tta import tta_probabilities
+from handprop.train.config import TrainConfig, load_config
+from handprop.train.data import load_data
 from handprop.train.params_file import load_params
-from handprop.train.rundir import CONFIG_FILE, PARAMS_FILE
-from handprop.train.snapshots import SNAPSHOT_DIR, snapshot_files
-from handprop.train.tta import tta_probabilities
 
 #: Config keys that must agree between ensembled runs (the rows and inputs they see).
 SAME_KEYS = ("data.split", "data.n_val", "data.n_train", "model.dtype")
@@ -154,7 +154,7 @@ def member_probabilities(
     params: Params, X: np.ndarray, tta: str = "none"
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(predicted class (n,), class probabilities (n, K) float64)`` of one member, with
-    the test-time augmentation ``tta`` (:mod:`handprop.train.tta`)."""
+    the test-time augmentation ``tta`` (:mod:`handprop.runs.tta`)."""
     if tta != "none":
         probs = tta_probabilities(params, X, tta)
         return probs.argmax(axis=1), probs

@@ -113,8 +113,8 @@ def train_ensemble(
     """
     from handprop.atomic import remove_temporaries, write_json_atomic
     from handprop.lock import folder_lock
-    from handprop.train.ensemble import evaluate_runs, load_run
-    from handprop.train.rundir import METRICS_FILE, run_experiment
+    from handprop.runs.ensemble import evaluate_runs, load_run
+    from handprop.runs.rundir import METRICS_FILE, run_experiment
 
     out = Path(out)
     configs = ensemble.members(overrides)  # refused before the folder is made

@@ -4,7 +4,7 @@ Layout of ``out_dir``::
 
     config.toml       the resolved config (written first, once the inputs are valid)
     normalization.npz the training split's mean and std and the class names (with
-                      normalised data; see :mod:`handprop.train.inputs`)
+                      normalised data; see :mod:`handprop.runs.inputs`)
     checkpoint/       while the run is unfinished (removed when it completes)
     history.json      evaluation rows (and history.csv)
     params.npz        final parameters (W1, b1, ...; only once the run completed)
@@ -42,6 +42,9 @@ from handprop.lock import folder_lock
 from handprop.nn.network import evaluate
 from handprop.nn.params import Params
 from handprop.progress import Progress
+from handprop.runs.inputs import NORMALIZATION_FILE, WHITENING_FILE, save_normalization
+from handprop.runs.snapshots import SNAPSHOT_DIR, snapshot_hook
+from handprop.runs.tta import tta_accuracy
 from handprop.train.checkpoint import (
     CHECKPOINT_JSON,
     Checkpoint,
@@ -52,13 +55,10 @@ from handprop.train.checkpoint import (
 from handprop.train.config import TrainConfig, config_to_dict, load_config, save_config
 from handprop.train.data import data_and_whitening, init_params
 from handprop.train.history import History
-from handprop.train.inputs import NORMALIZATION_FILE, WHITENING_FILE, save_normalization
 from handprop.train.loop import train
 from handprop.train.params_file import save_params
 from handprop.train.resume import resume_error
-from handprop.train.snapshots import SNAPSHOT_DIR, snapshot_hook
 from handprop.train.state import Status, TrainResult
-from handprop.train.tta import tta_accuracy
 
 CONFIG_FILE = "config.toml"
 METRICS_FILE = "metrics.json"
@@ -160,14 +160,9 @@ def schedule_points(config: TrainConfig, n_train: int, steps: int) -> np.ndarray
 
 
 def run_folder(root: Path, name: str) -> Path:
-    """``root / name``; a name that is not a plain folder name is a :class:`ConfigError`."""
-    if not name:
-        return root / "run"
-    if Path(name).name != name or name in (".", "..") or "\\" in name or "\0" in name:
-        raise ConfigError(
-            f"name must be a plain folder name (no '/', '..' or absolute path), got {name!r}"
-        )
-    return root / name
+    """``root / name``, ``root / "run"`` for the empty name (``RunConfig`` keeps names
+    plain)."""
+    return root / (name or "run")
 
 
 def _has_progress(out: Path) -> bool:

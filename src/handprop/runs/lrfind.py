@@ -178,7 +178,7 @@ def run_lr_find(
     """Run the range test on ``config`` and write ``config.toml``, ``lrfind.json`` and
     ``lrfind.png`` into ``out_dir``, holding its lock; a folder holding a training run is
     refused (its ``config.toml`` belongs to the run)."""
-    from handprop.train.rundir import PROGRESS_FILES
+    from handprop.runs.rundir import PROGRESS_FILES
 
     out = Path(out_dir)
     with folder_lock(out):
