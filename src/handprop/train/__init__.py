@@ -12,7 +12,7 @@ from handprop.train.config import (
 )
 from handprop.train.data import init_params, load_data
 from handprop.train.history import History, HistoryRow
-from handprop.train.loop import make_step, sgd_update, train
+from handprop.train.loop import make_step, train
 from handprop.train.params_file import load_params, save_params
 from handprop.train.rundir import RunSummary, run_experiment
 from handprop.train.state import TrainResult, TrainState
@@ -38,7 +38,6 @@ __all__ = [
     "save_checkpoint",
     "save_config",
     "save_params",
-    "sgd_update",
     "train",
     "training_config_names",
 ]
