@@ -71,9 +71,14 @@ def _sgd(lam: float, eta: float, grads: Params, params: Params) -> tuple[Params,
 
 
 def _momentum(
-    lam: float, beta: float, nesterov: bool, eta: float, grads: Params, state: TraceState,
+    lam: float,
+    beta: float,
+    nesterov: bool,
+    eta: float,
+    grads: Params,
+    state: TraceState,
     params: Params,
-) -> tuple[Params, TraceState]:  # fmt: skip
+) -> tuple[Params, TraceState]:
     def new(decayed: bool, p: Array, g: Array, buf: Array) -> tuple[Array, Array]:
         return momentum_update(p, g, buf, eta, lam if decayed else 0.0, beta, nesterov)
 
@@ -82,9 +87,14 @@ def _momentum(
 
 
 def _adam(
-    lam: float, adam: ScaleByAdam, weight_decay: float, eta: float, grads: Params,
-    state: AdamState, params: Params,
-) -> tuple[Params, AdamState]:  # fmt: skip
+    lam: float,
+    adam: ScaleByAdam,
+    weight_decay: float,
+    eta: float,
+    grads: Params,
+    state: AdamState,
+    params: Params,
+) -> tuple[Params, AdamState]:
     count = state.count + 1
     b1, b2, eps = adam.beta1, adam.beta2, adam.eps
     consts = adam_constants(eta, count, b1, b2, eps, lam, weight_decay)

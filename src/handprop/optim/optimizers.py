@@ -6,6 +6,10 @@ takes from its schedule. A chain's state does not depend on ``eta``, so a new ch
 step carries the state of the last one. :func:`handprop.optim.fused.step` runs these
 chains as fused kernels.
 
+The factories and the pieces take their values as given: the training step builds its
+chain from a checked config (:class:`~handprop.train.config.OptimizerConfig`), and
+:func:`make_optimizer`, the entry point for raw values, checks them itself.
+
 The updates follow ``torch.optim.SGD`` (``momentum``, ``nesterov=True``, ``dampening=0``),
 ``torch.optim.Adam`` and ``torch.optim.AdamW`` (``amsgrad=False``).
 """
