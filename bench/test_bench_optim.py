@@ -2,7 +2,7 @@
 
 - ``momentum`` / ``nesterov`` / ``adam`` update of the two-layer parameters (3072 x 256 and
   256 x 10 weights, their biases; float32; L2 on the weights): handprop's fused
-  ``GradientTransformation.step`` (a pure step returning new arrays) against
+  :func:`handprop.optim.step` of the chain (a pure step returning new arrays) against
   ``torch.optim.SGD(momentum=0.9[, nesterov=True])`` / ``torch.optim.Adam`` (``weight_decay
   = 2 lam`` on the weights) and the same update written by hand in JAX, jitted.
 - the whitening fit: :func:`handprop.data.whiten.covariance_eigen` (chunked float64
@@ -25,9 +25,9 @@ import pytest
 from bench import jax_ref
 from bench.conftest import Measure
 from bench.workloads import D_IN, N_CLASSES, QUICK
+from handprop import optim
 from handprop.data.whiten import covariance_eigen
 from handprop.nn.params import AffineParams, Params
-from handprop.optim import make_optimizer
 
 DTYPE = "float32"
 HIDDEN = 256
@@ -59,12 +59,12 @@ def _records(arrays: list[np.ndarray]) -> Params:
 
 def handprop_update(name: str) -> Callable[[], Any]:
     options = {"adam": dict(beta1=B1, beta2=B2, eps=EPS)}.get(name, dict(momentum=BETA))
-    opt = make_optimizer(name, lam=LAM, **options)
+    opt = optim.make_optimizer(name, LR, lam=LAM, **options)
     params, grads = (_records(a) for a in parameters())
     carry = [params, opt.init(params)]
 
     def run() -> None:
-        carry[0], carry[1] = opt.step(grads, carry[1], carry[0], LR)
+        carry[0], carry[1], _ = optim.step(opt, grads, carry[1], carry[0])
 
     return run
 

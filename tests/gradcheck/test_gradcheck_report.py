@@ -165,13 +165,13 @@ def test_a_wrong_label_smoothing_gradient_fails_the_check(monkeypatch):
 
 
 def test_optimiser_checks_pass_and_catch_a_wrong_update(monkeypatch):
-    from handprop.optim import transforms
+    from handprop import optim
     from handprop.verify import optimizers
 
     rows = optimizers.optimizer_table(steps=5)
     assert not optimizers.optimizer_failures(rows)
     assert {r.case.name for r in rows} == {"sgd", "momentum", "nesterov", "adam", "adamw"}
-    monkeypatch.setitem(transforms._FACTORIES, "nesterov", transforms.momentum)
+    monkeypatch.setitem(optim.OPTIMIZERS, "nesterov", optim.momentum)
     wrong = optimizers.optimizer_table([optimizers.OptimizerCase("nesterov", {"momentum": 0.9})])
     assert optimizers.optimizer_failures(wrong)
 

@@ -1,5 +1,5 @@
-"""Fused momentum and Adam kernels: bit for bit against their NumPy references, and the
-transformations' fused ``step`` bit for bit against ``update`` + ``apply_updates``."""
+"""Fused momentum and Adam kernels bit for bit against their NumPy references (the chains'
+fused step against the plain composition: tests/optim/test_optim_fused.py)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,6 @@ from hypothesis.extra import numpy as hnp
 
 from handprop.kernels import reference as ref
 from handprop.kernels.optim import _adam, adam_constants, adam_update, momentum_update
-from handprop.nn.params import params_equal
-from handprop.optim import OPTIMIZER_NAMES, apply_updates, make_optimizer
-from handprop.train import config_from_dict, init_params
 
 dtypes = st.sampled_from([np.float32, np.float64])
 lams = st.sampled_from([0.0, 1e-3, 0.5])
@@ -108,28 +105,3 @@ def test_adam_kernel_is_vectorised():
 def test_kernels_refuse_mismatched_arrays():
     with pytest.raises(ValueError, match="must match"):
         momentum_update(np.zeros(3), np.zeros(3), np.zeros(3, np.float32), 0.1, 0.0, 0.9, False)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(
-    ("name", "opts"),
-    [(name, {"lam": 0.01}) for name in OPTIMIZER_NAMES]
-    + [("sgd", {}), ("nesterov", {"momentum": 0.5}), ("adamw", {"weight_decay": 0.1})],
-)
-def test_fused_step_equals_update_then_apply(name, opts, dtype):
-    rng = np.random.default_rng(4)
-    opt = make_optimizer(name, **opts)
-    slow = fast = init_params(
-        config_from_dict(dict(hidden=(6, 5), dtype=np.dtype(dtype).name)), 9, 4, seed=0
-    )
-    slow_state = fast_state = opt.init(slow)
-    for t in range(6):
-        grads = slow.map(lambda a: rng.standard_normal(a.shape).astype(dtype))
-        eta = 0.05 * (t + 1)
-        updates, slow_state = opt.update(grads, slow_state, slow, eta)
-        slow = apply_updates(slow, updates)
-        fast, fast_state = opt.step(grads, fast_state, fast, eta)
-        assert params_equal(fast, slow)
-        for field in ("trace", "m", "v"):
-            if hasattr(slow_state, field):
-                assert params_equal(getattr(fast_state, field), getattr(slow_state, field))

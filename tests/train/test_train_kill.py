@@ -18,7 +18,7 @@ from handprop.nn import params_equal
 from handprop.train import config_from_dict, init_params, load_checkpoint, train
 from handprop.train.checkpoint import CHECKPOINT_JSON
 from handprop.train.config import config_to_dict
-from handprop.train.loop import optimizer
+from handprop.train.loop import initial_state
 
 CONFIG = config_from_dict(
     dict(
@@ -112,7 +112,7 @@ def test_sigkill_then_resume_is_bit_identical(name, splits32, tmp_path):
             child.kill()
     total = config.total_steps(len(splits32.train.y))
     params = init_params(config)
-    killed_at = load_checkpoint(folder, opt_state=optimizer(config).init(params)).step
+    killed_at = load_checkpoint(folder, opt_state=initial_state(config, params).opt_state).step
     assert 20 <= killed_at < total
 
     resumed = train(params, config, data=splits32, checkpoint_dir=folder, resume=True)

@@ -210,7 +210,9 @@ def test_shuffle_false_visits_batches_in_file_order(splits32, monkeypatch):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_step_is_sgd_on_the_full_gradient_of_the_cost(dtype, splits32, splits64):
     """The fused update equals ``p - eta * gradients(p, batch, lam)`` of the verified backward."""
+    from handprop import optim
     from handprop.nn import loss_and_gradients
+    from handprop.optim import EmptyState
 
     data = splits32 if dtype == "float32" else splits64
     config = SMALL.with_overrides([f"dtype={dtype}", "lam=0.05", "shuffle=false"])
@@ -218,7 +220,8 @@ def test_step_is_sgd_on_the_full_gradient_of_the_cost(dtype, splits32, splits64)
     new = loop_module.make_step(config, data.train)(TrainState(params), 0)
     eta = config.make_schedule(len(data.train.y))(0)
     loss, cost, grads = loss_and_gradients(params, data.train.X[:100], data.train.y[:100], 0.05)
-    expected = loop_module.sgd_update(params, grads, eta)
+    updates, _ = optim.sgd(eta).update(grads, (EmptyState(), EmptyState()), params)
+    expected = optim.apply_updates(params, updates)
     assert new.loss == loss and new.cost == pytest.approx(cost, rel=1e-6)
     tol = 1e-6 if dtype == "float32" else 1e-14
     for a, b in zip(new.params.arrays().values(), expected.arrays().values(), strict=True):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from handprop import optim
 from handprop.errors import ConfigError
 from handprop.nn import params_equal
 from handprop.nn.network import cross_entropy_and_gradients
-from handprop.optim import make_optimizer
 from handprop.train import config_from_dict, init_params, train
 from handprop.train.loop import initial_state, make_step
 
@@ -47,15 +47,14 @@ def test_the_step_applies_the_configured_optimiser(name, splits32):
     step = make_step(config, splits32.train)
     after = step(step(state, 0), 1)
 
-    opt = make_optimizer(name, **config.optimizer.options())
-    expected, opt_state = params, opt.init(params)
     schedule = config.make_schedule(len(splits32.train.y))
+    expected, opt_state = params, state.opt_state
     for t in range(2):
         rows = slice(t * 100, (t + 1) * 100)
         X, y = splits32.train.X[rows], splits32.train.y[rows]
         _, grads = cross_entropy_and_gradients(expected, X, y)
-        updates, opt_state = opt.update(grads, opt_state, expected, schedule(t))
-        expected = expected.zip_map(updates, np.add)
+        opt = optim.make_optimizer(name, schedule(t), **config.optimizer.options())
+        expected, opt_state, _ = optim.step(opt, grads, opt_state, expected)
     assert params_equal(after.params, expected)
     assert type(after.opt_state) is type(opt_state)
 

@@ -1,11 +1,13 @@
 """Fused optimiser steps: momentum (heavy-ball or Nesterov) and Adam/AdamW, one pass each.
 
 Each kernel reads a parameter array, its data-term gradient and the optimiser's buffers and
-writes the new parameters and buffers, doing the arithmetic of
-:mod:`handprop.optim.transforms` (``update`` then ``apply_updates``) operation by operation
-in the arrays' dtype, so the results are the same bits. NumPy needs about ten passes and as
-many temporaries of the array's size for one such step. Constants are passed as
-one-element arrays of the dtype so that float32 arithmetic stays float32.
+writes the new parameters and buffers: the fused implementation of the momentum and Adam
+chains of :mod:`handprop.optim.optimizers` (:func:`handprop.optim.fused.step`), in the
+arrays' dtype. Momentum does the chain's arithmetic operation by operation (the same
+bits); Adam folds the learning rate into the bias correction (``-eta / (1 - beta1^t)``,
+as ``torch.optim.Adam`` does), so it agrees with the chain to rounding. NumPy needs about
+ten passes and as many temporaries of the array's size for one such step. Constants are
+passed as one-element arrays of the dtype so that float32 arithmetic stays float32.
 """
 
 from __future__ import annotations

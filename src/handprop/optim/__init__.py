@@ -1,35 +1,57 @@
-"""Optimisers as pure transformations in the optax shape (see :mod:`handprop.optim.transforms`)."""
+"""Optimisers as chains of gradient transformations in the optax shape
+(:mod:`handprop.optim.transforms`), by name (:mod:`handprop.optim.optimizers`), run fused
+(:mod:`handprop.optim.fused`)."""
 
-from handprop.optim.transforms import (
+from handprop.optim.fused import step
+from handprop.optim.optimizers import (
     OPTIMIZER_NAMES,
-    AdamState,
-    EmptyState,
-    GradientTransformation,
-    TraceState,
+    OPTIMIZERS,
     adam,
     adamw,
-    apply_updates,
     make_optimizer,
     momentum,
     nesterov,
     sgd,
+)
+from handprop.optim.transforms import (
+    AdamState,
+    AddDecayedWeights,
+    AddL2,
+    Chain,
+    EmptyState,
+    GradientTransformation,
+    Scale,
+    ScaleByAdam,
+    Trace,
+    TraceState,
+    apply_updates,
+    chain,
     state_arrays,
     state_from_arrays,
 )
 
 __all__ = [
+    "OPTIMIZERS",
     "OPTIMIZER_NAMES",
     "AdamState",
+    "AddDecayedWeights",
+    "AddL2",
+    "Chain",
     "EmptyState",
     "GradientTransformation",
+    "Scale",
+    "ScaleByAdam",
+    "Trace",
     "TraceState",
     "adam",
     "adamw",
     "apply_updates",
+    "chain",
     "make_optimizer",
     "momentum",
     "nesterov",
     "sgd",
     "state_arrays",
     "state_from_arrays",
+    "step",
 ]

@@ -1,4 +1,4 @@
-"""Training: schedules, the validated config, the functional loop, checkpoints, run folders.
+"""Training: schedules, the validated config, the data, the functional loop, checkpoints.
 
 The names below load on first use: importing the package imports none of its modules.
 """
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     )
     from handprop.train.data import init_params, load_data
     from handprop.train.history import History, HistoryRow
-    from handprop.train.loop import make_step, sgd_update, train
+    from handprop.train.loop import make_step, train
     from handprop.train.params_file import load_params, save_params
     from handprop.train.state import TrainResult, TrainState
 
@@ -41,7 +41,6 @@ _HOMES: dict[str, str] = {
     "History": "handprop.train.history",
     "HistoryRow": "handprop.train.history",
     "make_step": "handprop.train.loop",
-    "sgd_update": "handprop.train.loop",
     "train": "handprop.train.loop",
     "load_params": "handprop.train.params_file",
     "save_params": "handprop.train.params_file",
@@ -70,7 +69,6 @@ __all__ = [
     "save_checkpoint",
     "save_config",
     "save_params",
-    "sgd_update",
     "train",
     "training_config_names",
 ]

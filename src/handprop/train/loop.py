@@ -2,8 +2,8 @@
 
 :func:`make_step` builds the step for one config and training set: per-epoch
 shuffle, fused gather + augmentation, dropout masks, forward and backward pass
-(label smoothing in the loss), update: plain SGD with the weight decay fused in, or an
-optimiser of :mod:`handprop.optim` whose state travels in the :class:`TrainState`.
+(label smoothing in the loss), update: the optimiser's chain of :mod:`handprop.optim`
+(its fused kernel), whose state travels in the :class:`TrainState`.
 :func:`train` folds it over ``t = 0 .. T-1`` and keeps everything with side effects at
 the edge: evaluation, progress bar, checkpoints, logging, and stopping on divergence or
 Ctrl-C.
@@ -18,19 +18,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import attrs
 import numpy as np
 
+from handprop import optim
 from handprop.data import Dataset, Splits
 from handprop.errors import ConfigError, DataError
 from handprop.kernels.augment import Augmentation, Fill, draw_augmentation, gather_augment
 from handprop.kernels.dropout import dropout_mask
-from handprop.kernels.sgd import sgd_l2_update
-from handprop.nn.architecture import BatchNorm, decayed_arrays, decayed_fields, mlp
-from handprop.nn.layers import l2_penalty
+from handprop.nn.architecture import BatchNorm, mlp
 from handprop.nn.network import evaluate, training_gradients
-from handprop.nn.params import Grads, Params
-from handprop.optim import GradientTransformation, make_optimizer
+from handprop.nn.params import Params
+from handprop.optim import OPTIMIZERS, Chain
 from handprop.progress import Progress
 from handprop.train import schedules
 from handprop.train.checkpoint import (
@@ -65,43 +63,15 @@ def batch_layout(config: TrainConfig, n_train: int) -> tuple[int, int]:
     return batch, n_train // batch
 
 
-def sgd_update(params: Params, grads: Grads, eta: float, lam: float = 0.0) -> Params:
-    """``W - eta (dW + 2 lam W)`` and ``b - eta db`` for every layer (and ``gamma``, ``beta``
-    of batch norms like ``b``), as new arrays, keeping the running averages of ``params``.
-
-    Pass full gradients with ``lam = 0``, or data-term gradients with the L2 strength:
-    the weight decay is then fused into the update (one pass over each ``W``).
-    """
-    return sgd_l2_step(params, grads, eta, lam)[0]
-
-
-def sgd_l2_step(params: Params, grads: Grads, eta: float, lam: float) -> tuple[Params, float]:
-    """:func:`sgd_update` and the L2 penalty ``lam sum ||W||^2`` of the old weights, read
-    in the same pass."""
-    layers, squares = [], 0.0
-    for p, g in zip(params.layers, grads.layers, strict=True):
-        decayed = decayed_fields(type(p))
-        arrays = []
-        for f in attrs.fields(type(p)):
-            old, grad = getattr(p, f.name), getattr(g, f.name)
-            if f.name in decayed:
-                new, s = sgd_l2_update(old, grad, eta, lam)
-                squares += s
-            else:
-                new = old - eta * grad
-            arrays.append(new)
-        layers.append(type(p)(*arrays))
-    return Params(layers, params.stats), lam * squares
-
-
-def optimizer(config: TrainConfig) -> GradientTransformation:
-    """The update rule of ``config.optimizer`` (L2 ``lam`` through the gradient)."""
-    return make_optimizer(config.optimizer.name, **config.optimizer.options())
+def optimizer(config: TrainConfig, eta: float) -> Chain:
+    """The chain of ``config.optimizer`` with learning rate ``eta`` (L2 ``lam`` through the
+    gradient); its state does not depend on ``eta``. The config has checked the values."""
+    return OPTIMIZERS[config.optimizer.name](eta, **config.optimizer.options())
 
 
 def initial_state(config: TrainConfig, params: Params) -> TrainState:
     """Step 0: ``params`` and the optimiser's initial state."""
-    return TrainState(params, opt_state=optimizer(config).init(params))
+    return TrainState(params, opt_state=optimizer(config, config.schedule.eta).init(params))
 
 
 def gather_batch(
@@ -127,15 +97,12 @@ def make_step(
     n = len(y)
     batch, per_epoch = batch_layout(config, n)
     schedule = schedule or config.make_schedule(n)
-    lam, seed, rate, fill = (
-        config.optimizer.lam,
+    seed, rate, fill = (
         config.run.seed,
         config.model.dropout,
         config.augment.fill,
     )
     shuffle, smoothing = config.optimizer.shuffle, config.optimizer.label_smoothing
-    # plain SGD runs sgd_l2_step: one pass over each W updates it and reads its L2 penalty
-    update = None if config.optimizer.name == "sgd" else optimizer(config).step
     augments = config.augments
     draw = functools.partial(
         draw_augmentation,
@@ -165,12 +132,8 @@ def make_step(
         loss, grads, stats = training_gradients(
             state.params, Xb, y[idx], 0.0, masks, smoothing, sequence
         )
-        opt_state = state.opt_state
-        if update is None:
-            params, penalty = sgd_l2_step(state.params, grads, schedule(t), lam)
-        else:
-            penalty = l2_penalty(decayed_arrays(state.params), lam)
-            params, opt_state = update(grads, opt_state, state.params, schedule(t))
+        opt = optimizer(config, schedule(t))
+        params, opt_state, penalty = optim.step(opt, grads, state.opt_state, state.params)
         if stats:  # the batch norms' new running averages
             params = params.with_stats(stats)
         return TrainState(params, t + 1, perm, epoch, loss, loss + penalty, opt_state)
@@ -256,7 +219,7 @@ def _restore(
             f"checkpoint in {checkpoint_dir} is unreadable (step {step} is beyond the "
             f"run's {total} steps); delete {checkpoint_dir} to start the run afresh"
         )
-    template = optimizer(config).init(params)
+    template = initial_state(config, params).opt_state
     ckpt = load_checkpoint(checkpoint_dir, params.sizes, params.dtype, template)
     if ckpt is None:
         return None

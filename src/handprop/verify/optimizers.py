@@ -1,8 +1,10 @@
 """Optimiser checks: :mod:`handprop.optim` step for step against ``torch.optim`` (float64).
 
 Both sides start from the same parameters and receive the same random gradients under a
-triangular learning-rate schedule; the error of a case is the largest relative difference
-``|ours - torch| / |torch|`` of any parameter after any step. The network is batch
+triangular learning-rate schedule; ours runs twice, as the plain chain (``update`` then
+``apply_updates``) and as the fused :func:`handprop.optim.step` the training step runs.
+The error of a case is the largest relative difference ``|ours - torch| / |torch|`` of
+any parameter of either after any step. The network is batch
 normalised, so ``gamma`` and ``beta`` are updated too. L2 ``lam`` maps to
 ``weight_decay = 2 lam`` on a weights-only parameter group (biases, ``gamma`` and ``beta``
 in the other group), AdamW's decoupled decay to
@@ -18,8 +20,8 @@ from typing import Any
 import attrs
 import numpy as np
 
+from handprop import optim
 from handprop.errors import HandpropError
-from handprop.optim import apply_updates, make_optimizer
 from handprop.train.config import ModelConfig, TrainConfig
 from handprop.train.data import init_params
 from handprop.train.schedules import triangular
@@ -99,9 +101,9 @@ def check_optimizer(case: OptimizerCase, *, steps: int = 25, seed: int = 0) -> O
     weights = [t for name, t in zip(names, tensors, strict=True) if name[0] == "W"]
     others = [t for name, t in zip(names, tensors, strict=True) if name[0] != "W"]
     theirs = _torch_optimizer(torch, case, weights, others)
-    ours = make_optimizer(case.name, **case.options)
-    state = ours.init(params)
     schedule = triangular(1e-3, 0.1, 5)
+    fused = params
+    state = fused_state = optim.make_optimizer(case.name, schedule(0), **case.options).init(params)
     worst = 0.0
     for t in range(steps):
         grads = params.map(lambda a: rng.standard_normal(a.shape))
@@ -110,11 +112,14 @@ def check_optimizer(case: OptimizerCase, *, steps: int = 25, seed: int = 0) -> O
         for group in theirs.param_groups:
             group["lr"] = schedule(t)
         theirs.step()
-        updates, state = ours.update(grads, state, params, schedule(t))
-        params = apply_updates(params, updates)
-        for a, tensor in zip(params.arrays().values(), tensors, strict=True):
+        ours = optim.make_optimizer(case.name, schedule(t), **case.options)
+        updates, state = ours.update(grads, state, params)
+        params = optim.apply_updates(params, updates)
+        fused, fused_state, _ = optim.step(ours, grads, fused_state, fused)
+        for name, tensor in zip(names, tensors, strict=True):
             ref = tensor.detach().numpy()
-            worst = max(worst, float(np.max(np.abs(a - ref) / np.abs(ref))))
+            for a in (params.arrays()[name], fused.arrays()[name]):
+                worst = max(worst, float(np.max(np.abs(a - ref) / np.abs(ref))))
     return OptimizerError(case, steps, worst)
 
 
