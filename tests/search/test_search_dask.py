@@ -13,9 +13,13 @@ distributed = pytest.importorskip("distributed")
 
 @pytest.fixture(scope="module")
 def scheduler_address():
+    # One worker thread in this process: OpenBLAS does not reliably take a thread count
+    # set from one thread and restored from another (threadpoolctl supports the main
+    # thread only), and two worker threads can leave the test process at one BLAS thread,
+    # which changes the bits of every later in-process run.
     with distributed.LocalCluster(
         n_workers=1,
-        threads_per_worker=2,
+        threads_per_worker=1,
         processes=False,
         protocol="tcp",
         host="127.0.0.1",

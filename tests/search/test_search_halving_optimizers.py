@@ -14,7 +14,7 @@ from handprop.search.trial import TrainTrial
 from handprop.train import config_from_dict, init_params, train
 from handprop.train import data as data_module
 from handprop.train.checkpoint import load_checkpoint
-from handprop.train.loop import optimizer
+from handprop.train.loop import initial_state
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
 from train_fakes import synthetic_splits
@@ -37,7 +37,7 @@ def fake_trial_data(monkeypatch):
 
 def final_params(folder: Path, config):
     params = init_params(config)
-    template = optimizer(config).init(params)
+    template = initial_state(config, params).opt_state
     return load_checkpoint(folder, params.sizes, params.dtype, template).params
 
 

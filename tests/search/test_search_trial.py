@@ -36,7 +36,7 @@ def test_a_promoted_trial_with_an_optimiser_state_equals_an_uninterrupted_one(
     from handprop.data import DataSource
     from handprop.train import init_params, load_data, train
     from handprop.train.checkpoint import load_checkpoint
-    from handprop.train.loop import optimizer
+    from handprop.train.loop import initial_state
 
     config = TINY.with_overrides([f"optimizer.name={name}", "eta_max=0.01"])
     folder = tmp_path / "ckpt"
@@ -47,6 +47,6 @@ def test_a_promoted_trial_with_an_optimiser_state_equals_an_uninterrupted_one(
     splits = load_data(config, DataSource.resolve())
     full = train(init_params(config), config, data=splits)
     params = init_params(config)
-    saved = load_checkpoint(folder, params.sizes, params.dtype, optimizer(config).init(params))
+    saved = load_checkpoint(folder, params.sizes, params.dtype, initial_state(config, params).opt_state)
     for a, b in zip(saved.params.arrays().values(), full.params.arrays().values(), strict=True):
         assert np.array_equal(a, b)
