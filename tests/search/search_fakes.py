@@ -239,6 +239,7 @@ def run_tpe(
     pruner: str = "halving",
     heartbeat: int = 1,
     grace: int = 3,
+    scheduler: str | None = None,
 ) -> None:
     """A TPE study over :data:`TPE_PARAMS` (also the subprocess entry point of the
     kill and shared-study tests)."""
@@ -256,4 +257,5 @@ def run_tpe(
         storage=storage,
         runner=cycles_runner,
         workers=workers,
+        scheduler=scheduler,
     )

@@ -101,3 +101,20 @@ def test_a_lost_scheduler_is_one_line_saying_how_to_resume(tmp_path):
         dask_executor(cluster.scheduler_address),
     ):
         raise CommClosedError("in <TCP (closed)>: Stream is closed")
+
+
+def test_an_optuna_study_runs_its_trials_on_a_dask_cluster(scheduler_address, tmp_path):
+    optuna = pytest.importorskip("optuna")
+    from search_fakes import lines, run_tpe
+
+    out, log = tmp_path / "search", tmp_path / "executions.log"
+    run_tpe(out, log, 0.0, 0, n=6, scheduler=scheduler_address)
+    study = optuna.load_study(study_name="handprop", storage=f"sqlite:///{out / 'study.db'}")
+    trials = study.get_trials()
+    assert [t.number for t in trials] == list(range(6)) and lines(log) == 6
+    assert all(t.intermediate_values for t in trials)  # reported from the worker
+    states = {t.state for t in trials}
+    assert states <= {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED}
+    assert len(read_results(out / "results.jsonl")) == 6
+    run_tpe(out, log, 0.0, 0, n=6, scheduler=scheduler_address)  # finished: none again
+    assert lines(log) == 6

@@ -47,6 +47,8 @@ def test_a_promoted_trial_with_an_optimiser_state_equals_an_uninterrupted_one(
     splits = load_data(config, DataSource.resolve())
     full = train(init_params(config), config, data=splits)
     params = init_params(config)
-    saved = load_checkpoint(folder, params.sizes, params.dtype, initial_state(config, params).opt_state)
+    saved = load_checkpoint(
+        folder, params.sizes, params.dtype, initial_state(config, params).opt_state
+    )
     for a, b in zip(saved.params.arrays().values(), full.params.arrays().values(), strict=True):
         assert np.array_equal(a, b)
