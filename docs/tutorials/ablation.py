@@ -34,7 +34,7 @@ for name in IMPROVEMENTS:
         continue
     test = 100 * found.metrics["test_acc"]
     gain = "" if previous is None else f"{test - previous:+.2f}"
-    hidden = found.config.get("hidden")
+    hidden = ", ".join(str(h) for h in found.config.model.hidden)
     print(f"{name:<30} {hidden!s:>6} {test:>14.2f} {gain:>10}")
     previous = test
 
