@@ -114,6 +114,7 @@ def make_step(
     mask_shapes = [(batch, m) for m in config.model.hidden]
     norm = BatchNorm(True, config.model.bn_momentum) if config.model.batchnorm else None
     sequence = mlp(len(config.model.hidden), dropout=bool(rate), batchnorm=norm)
+    chain_at, options = OPTIMIZERS[config.optimizer.name], config.optimizer.options()
 
     def step(state: TrainState, t: int) -> TrainState:
         epoch, block = divmod(t, per_epoch)
@@ -132,7 +133,7 @@ def make_step(
         loss, grads, stats = training_gradients(
             state.params, Xb, y[idx], 0.0, masks, smoothing, sequence
         )
-        opt = optimizer(config, schedule(t))
+        opt = chain_at(schedule(t), **options)  # the chain of optimizer(config, eta)
         params, opt_state, penalty = optim.step(opt, grads, state.opt_state, state.params)
         if stats:  # the batch norms' new running averages
             params = params.with_stats(stats)
